@@ -73,3 +73,16 @@ pub fn capture(directives: &str) -> (DefaultGuard, Logs) {
         .finish();
     (tracing::subscriber::set_default(subscriber), logs)
 }
+
+/// Polls `condition` until it holds, panicking with `what` after about five seconds. For state
+/// that another task updates (a registry emptied by sessions ending), not for timers: those
+/// are tested on tokio's paused clock.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("still not true after 5 s: {what}");
+}
