@@ -7,4 +7,5 @@ pub mod capture;
 pub mod client;
 pub mod config;
 pub mod logging;
+pub mod raw;
 pub mod shutdown;
