@@ -3,7 +3,7 @@
 //!
 //! It never decides what a message means: that is the application's job.
 
-use std::{fmt, net::SocketAddr};
+use std::fmt;
 
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -18,6 +18,7 @@ use crate::{
     protocol::{self, ProtocolError, Reply},
 };
 
+// ANCHOR: close_reason
 /// Why a session ended: a stable name for logs (and, from chapter 06, for metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -55,11 +56,12 @@ impl From<&tungstenite::Error> for CloseReason {
         }
     }
 }
+// ANCHOR_END: close_reason
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
-pub async fn run(mut ws: WebSocketStream<TcpStream>, peer: SocketAddr) {
-    info!(%peer, "connected");
+pub async fn run(mut ws: WebSocketStream<TcpStream>) {
+    info!("connected");
     let reason = serve_frames(&mut ws).await;
     info!(%reason, "disconnected");
 }
@@ -97,7 +99,7 @@ fn handle_text(text: &str) -> Reply {
         }
         Err(error) => {
             // The client's mistake, not the server's: answered, logged, the session goes on.
-            info!(code = %error.code, id = ?error.id, "bad request: {}", error.message);
+            info!(code = %error.code, id = error.id.as_deref(), "bad request: {}", error.message);
             error.into()
         }
     }

@@ -3,7 +3,7 @@
 //! It turns a TCP connection into a WebSocket stream and hands it to the session layer. It
 //! knows nothing of messages.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, time::Duration};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::accept_async;
@@ -20,7 +20,7 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let span = info_span!("conn", %peer);
-                    tokio::spawn(upgrade(stream, peer).instrument(span));
+                    tokio::spawn(upgrade(stream).instrument(span));
                 }
                 Err(error) => {
                     warn!(%error, "accept failed");
@@ -37,9 +37,9 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
 // ANCHOR_END: accept_loop
 
 // ANCHOR: upgrade
-async fn upgrade(stream: TcpStream, peer: SocketAddr) {
+async fn upgrade(stream: TcpStream) {
     match accept_async(stream).await {
-        Ok(ws) => session::run(ws, peer).await,
+        Ok(ws) => session::run(ws).await,
         Err(error) => warn!(%error, "handshake failed"),
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! It never decides what a message means: that is the application's job.
 
-use std::{fmt, net::SocketAddr, sync::Arc};
+use std::{fmt, sync::Arc};
 
 use futures::{SinkExt, StreamExt};
 use tokio::{net::TcpStream, sync::mpsc};
@@ -61,12 +61,7 @@ impl From<&tungstenite::Error> for CloseReason {
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
-pub async fn run(
-    mut ws: WebSocketStream<TcpStream>,
-    peer: SocketAddr,
-    registry: &Arc<Registry>,
-    config: &Config,
-) {
+pub async fn run(mut ws: WebSocketStream<TcpStream>, registry: &Arc<Registry>, config: &Config) {
     let (outbound, mut queue) = mpsc::channel(config.outbound_queue);
     let registration = registry.register(outbound);
     let cx = Context {
@@ -74,7 +69,7 @@ pub async fn run(
         registry,
     };
     Span::current().record("id", tracing::field::display(cx.session));
-    info!(%peer, "connected");
+    info!("connected");
 
     let reason = serve_frames(&mut ws, &mut queue, cx).await;
 
@@ -131,7 +126,7 @@ fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
         }
         Err(error) => {
             // The client's mistake, not the server's: answered, logged, the session goes on.
-            info!(code = %error.code, id = ?error.id, "bad request: {}", error.message);
+            info!(code = %error.code, id = error.id.as_deref(), "bad request: {}", error.message);
             error.into()
         }
     }

@@ -3,7 +3,7 @@
 //! It turns a TCP connection into a WebSocket stream and hands it to the session layer. It
 //! knows nothing of messages.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::accept_async;
@@ -28,7 +28,7 @@ pub async fn serve(
                     // `id` is filled in once the session has registered and been given one.
                     let span = info_span!("session", id = field::Empty, %peer);
                     let (registry, config) = (Arc::clone(&registry), Arc::clone(&config));
-                    tokio::spawn(upgrade(stream, peer, registry, config).instrument(span));
+                    tokio::spawn(upgrade(stream, registry, config).instrument(span));
                 }
                 Err(error) => {
                     warn!(%error, "accept failed");
@@ -44,14 +44,9 @@ pub async fn serve(
 }
 // ANCHOR_END: accept_loop
 
-async fn upgrade(
-    stream: TcpStream,
-    peer: SocketAddr,
-    registry: Arc<Registry>,
-    config: Arc<Config>,
-) {
+async fn upgrade(stream: TcpStream, registry: Arc<Registry>, config: Arc<Config>) {
     match accept_async(stream).await {
-        Ok(ws) => session::run(ws, peer, &registry, &config).await,
+        Ok(ws) => session::run(ws, &registry, &config).await,
         Err(error) => warn!(%error, "handshake failed"),
     }
 }
