@@ -6,6 +6,7 @@
 pub mod capture;
 pub mod client;
 pub mod config;
+pub mod http;
 pub mod logging;
 pub mod raw;
 pub mod shutdown;
