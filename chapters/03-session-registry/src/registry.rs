@@ -136,6 +136,7 @@ impl Registry {
     }
     // ANCHOR_END: register
 
+    // ANCHOR: join_leave
     /// Adds the session to a room, creating the room if needed. Joining twice is harmless.
     pub fn join(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
         let mut inner = self.lock();
@@ -162,6 +163,7 @@ impl Registry {
         inner.remove_from_room(room, id);
         Ok(())
     }
+    // ANCHOR_END: join_leave
 
     // ANCHOR: publish
     /// Sends `message` to every member of `room` except the sender, who must be a member.

@@ -21,6 +21,7 @@ use crate::{
     registry::Registry,
 };
 
+// ANCHOR: close_reason
 /// Why a session ended: a stable name for logs (and, from chapter 06, for metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -58,6 +59,7 @@ impl From<&tungstenite::Error> for CloseReason {
         }
     }
 }
+// ANCHOR_END: close_reason
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
@@ -114,6 +116,7 @@ async fn serve_frames(
 }
 // ANCHOR_END: serve_frames
 
+// ANCHOR: handle_text
 fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
     match protocol::decode(text) {
         Ok(request) => {
@@ -131,3 +134,4 @@ fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
         }
     }
 }
+// ANCHOR_END: handle_text

@@ -25,13 +25,16 @@ use crate::{
     registry::Registry,
 };
 
+// ANCHOR: close_codes
 /// The close code for a peer that missed its heartbeats (4000-4999 are for applications).
 pub const HEARTBEAT_TIMEOUT: CloseCode = CloseCode::Library(4000);
 
 /// How long we try to deliver our Close frame to a peer before dropping the connection anyway:
 /// a dead peer may never read it.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+// ANCHOR_END: close_codes
 
+// ANCHOR: close_reason
 /// Why a session ended: a stable name for logs (and, from chapter 06, for metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -72,6 +75,7 @@ impl From<&tungstenite::Error> for CloseReason {
         }
     }
 }
+// ANCHOR_END: close_reason
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
@@ -166,6 +170,7 @@ async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'s
 }
 // ANCHOR_END: close
 
+// ANCHOR: handle_text
 fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
     match protocol::decode(text) {
         Ok(request) => {
@@ -183,3 +188,4 @@ fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
         }
     }
 }
+// ANCHOR_END: handle_text

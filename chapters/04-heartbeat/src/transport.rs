@@ -44,9 +44,11 @@ pub async fn serve(
 }
 // ANCHOR_END: accept_loop
 
+// ANCHOR: upgrade
 async fn upgrade(stream: TcpStream, registry: Arc<Registry>, config: Arc<Config>) {
     match accept_async(stream).await {
         Ok(ws) => session::run(ws, &registry, &config).await,
         Err(error) => warn!(%error, "handshake failed"),
     }
 }
+// ANCHOR_END: upgrade

@@ -68,6 +68,7 @@ async fn a_responsive_client_stays_connected_past_many_intervals() {
     );
 }
 
+// ANCHOR: silent_client
 #[tokio::test(start_paused = true)]
 async fn a_silent_client_is_closed_after_the_timeout_and_leaves_nothing_behind() {
     let (_guard, logs) = capture::capture("ch04_heartbeat=debug");
@@ -116,6 +117,7 @@ async fn a_silent_client_is_closed_after_the_timeout_and_leaves_nothing_behind()
     let expected = (u16::from(HEARTBEAT_TIMEOUT), "heartbeat timeout".to_owned());
     assert_eq!(close.close_code(), Some(expected));
 }
+// ANCHOR_END: silent_client
 
 #[tokio::test(start_paused = true)]
 async fn client_pings_are_answered() {
