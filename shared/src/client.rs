@@ -33,13 +33,8 @@ impl TestClient {
     }
 
     pub async fn connect_url(url: &str) -> Result<Self> {
-        let (ws, _response) = connect_async(url)
-            .await
-            .with_context(|| format!("connect {url}"))?;
-        Ok(Self {
-            ws,
-            timeout: RECV_TIMEOUT,
-        })
+        let (ws, _response) = connect_async(url).await.with_context(|| format!("connect {url}"))?;
+        Ok(Self { ws, timeout: RECV_TIMEOUT })
     }
 
     /// Changes the receive deadline (tests on a paused clock may want a long one).
@@ -103,10 +98,7 @@ impl TestClient {
 
     /// Reads until the server's Close frame and returns its code.
     pub async fn expect_close_code(&mut self) -> Result<CloseCode> {
-        let frame = self
-            .expect_close()
-            .await?
-            .context("close frame without a code")?;
+        let frame = self.expect_close().await?.context("close frame without a code")?;
         Ok(frame.code)
     }
 

@@ -41,9 +41,7 @@ impl LogControl {
 
     /// The filter in force, in `RUST_LOG` syntax.
     pub fn current(&self) -> String {
-        self.handle
-            .with_current(ToString::to_string)
-            .unwrap_or_default()
+        self.handle.with_current(ToString::to_string).unwrap_or_default()
     }
 }
 
@@ -59,14 +57,9 @@ pub fn init(crate_name: &str, options: &ServerOptions) -> LogControl {
     let subscriber = tracing_subscriber::registry().with(filter);
     match options.log_format {
         LogFormat::Text => subscriber.with(fmt::layer()).init(),
-        LogFormat::Json => subscriber
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
-            .init(),
+        LogFormat::Json => {
+            subscriber.with(fmt::layer().json().flatten_event(true).with_current_span(true)).init()
+        }
     }
     control
 }

@@ -33,10 +33,7 @@ impl Frame {
             return None;
         }
         let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
-        Some((
-            code,
-            String::from_utf8_lossy(&self.payload[2..]).into_owned(),
-        ))
+        Some((code, String::from_utf8_lossy(&self.payload[2..]).into_owned()))
     }
 }
 
@@ -74,11 +71,7 @@ pub async fn read_frame(stream: &mut TcpStream) -> Result<Frame> {
     };
     let mut payload = vec![0; usize::try_from(len)?];
     stream.read_exact(&mut payload).await?;
-    Ok(Frame {
-        fin: b0 & 0x80 != 0,
-        opcode: b0 & 0x0F,
-        payload,
-    })
+    Ok(Frame { fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, payload })
 }
 
 /// Reads frames until the server's Close frame, and returns it with the count of frames before.
@@ -112,12 +105,7 @@ pub fn client_frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>
     match mask {
         Some(key) => {
             frame.extend_from_slice(&key);
-            frame.extend(
-                payload
-                    .iter()
-                    .enumerate()
-                    .map(|(i, byte)| byte ^ key[i % 4]),
-            );
+            frame.extend(payload.iter().enumerate().map(|(i, byte)| byte ^ key[i % 4]));
         }
         None => frame.extend_from_slice(payload),
     }

@@ -65,11 +65,7 @@ async fn echo(mut ws: WebSocketStream<TcpStream>) -> &'static str {
             Ok(message) => message,
             Err(error) => return close_reason(&error),
         };
-        debug!(
-            msg_type = message_type(&message),
-            len = message.len(),
-            "message received"
-        );
+        debug!(msg_type = message_type(&message), len = message.len(), "message received");
         match message {
             Message::Text(_) | Message::Binary(_) => {
                 if let Err(error) = ws.send(message).await {

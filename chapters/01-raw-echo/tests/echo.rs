@@ -41,8 +41,7 @@ async fn answers_the_close_handshake() -> anyhow::Result<()> {
     let answer = client.close().await?;
     // We sent a Close without a code; the server's answer echoes the status (normal or none).
     assert!(answer.is_none_or(|frame| frame.code == CloseCode::Normal));
-    logs.wait_for(&["disconnected", "reason=\"client_close\""])
-        .await;
+    logs.wait_for(&["disconnected", "reason=\"client_close\""]).await;
     Ok(())
 }
 
@@ -65,16 +64,12 @@ async fn plain_http_get_fails_the_handshake_is_logged_and_the_server_keeps_servi
     let addr = start().await;
 
     let mut http = TcpStream::connect(addr).await?;
-    http.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await?;
+    http.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await?;
     let mut response = Vec::new();
     http.read_to_end(&mut response).await?;
     let response = String::from_utf8_lossy(&response);
     // tungstenite drops a failed handshake without an HTTP answer; chapter 07 answers 400.
-    assert!(
-        !response.contains(" 101 "),
-        "the server upgraded a plain GET: {response}"
-    );
+    assert!(!response.contains(" 101 "), "the server upgraded a plain GET: {response}");
     logs.wait_for(&["WARN", "handshake failed"]).await;
 
     let mut client = TestClient::connect(addr).await?;

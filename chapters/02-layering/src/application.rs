@@ -21,16 +21,7 @@ mod tests {
     #[test]
     fn echo_returns_the_same_id_and_data() {
         let data = json!({"nested": [1, 2, {"three": null}]});
-        let reply = handle(Request::Echo {
-            id: Some("e1".into()),
-            data: data.clone(),
-        });
-        assert_eq!(
-            reply,
-            Reply::Echo {
-                id: Some("e1".into()),
-                data
-            }
-        );
+        let reply = handle(Request::Echo { id: Some("e1".into()), data: data.clone() });
+        assert_eq!(reply, Reply::Echo { id: Some("e1".into()), data });
     }
 }

@@ -99,11 +99,7 @@ impl ProtocolError {
 
 impl From<ProtocolError> for Reply {
     fn from(error: ProtocolError) -> Self {
-        Reply::Error {
-            id: error.id,
-            code: error.code,
-            message: error.message,
-        }
+        Reply::Error { id: error.id, code: error.code, message: error.message }
     }
 }
 
@@ -124,14 +120,10 @@ fn explain(text: &str, error: &serde_json::Error) -> ProtocolError {
     };
     let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
     let (code, message) = match object.get("type").and_then(Value::as_str) {
-        None => (
-            ErrorCode::BadRequest,
-            "missing string field `type`".to_owned(),
-        ),
-        Some(kind) if !Request::TYPES.contains(&kind) => (
-            ErrorCode::UnknownType,
-            format!("unknown message type `{kind}`"),
-        ),
+        None => (ErrorCode::BadRequest, "missing string field `type`".to_owned()),
+        Some(kind) if !Request::TYPES.contains(&kind) => {
+            (ErrorCode::UnknownType, format!("unknown message type `{kind}`"))
+        }
         Some(_) => (ErrorCode::BadRequest, error.to_string()),
     };
     ProtocolError { id, code, message }
@@ -167,26 +159,17 @@ mod tests {
     fn id_is_optional() {
         assert_eq!(
             decode(r#"{"type":"echo","data":1}"#).unwrap(),
-            Request::Echo {
-                id: None,
-                data: json!(1)
-            }
+            Request::Echo { id: None, data: json!(1) }
         );
         assert_eq!(
-            encode(&Reply::Echo {
-                id: None,
-                data: json!(1)
-            }),
+            encode(&Reply::Echo { id: None, data: json!(1) }),
             r#"{"type":"echo","data":1}"#
         );
     }
 
     #[test]
     fn malformed_json_is_invalid_json_without_id() {
-        assert_eq!(
-            code_and_id(r#"{"type":"echo","id":"e1""#),
-            (ErrorCode::InvalidJson, None)
-        );
+        assert_eq!(code_and_id(r#"{"type":"echo","id":"e1""#), (ErrorCode::InvalidJson, None));
         assert_eq!(code_and_id("[1,2]"), (ErrorCode::InvalidJson, None));
         assert_eq!(code_and_id(""), (ErrorCode::InvalidJson, None));
     }
@@ -223,11 +206,7 @@ mod tests {
     fn every_listed_type_is_a_real_variant() {
         for kind in Request::TYPES {
             let (code, _) = code_and_id(&format!(r#"{{"type":"{kind}","unexpected":1}}"#));
-            assert_eq!(
-                code,
-                ErrorCode::BadRequest,
-                "`{kind}` should be a known type"
-            );
+            assert_eq!(code, ErrorCode::BadRequest, "`{kind}` should be a known type");
         }
     }
 

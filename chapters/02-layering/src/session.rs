@@ -90,11 +90,7 @@ async fn serve_frames(ws: &mut WebSocketStream<TcpStream>) -> CloseReason {
 fn handle_text(text: &str) -> Reply {
     match protocol::decode(text) {
         Ok(request) => {
-            debug!(
-                msg_type = request.kind(),
-                len = text.len(),
-                "message received"
-            );
+            debug!(msg_type = request.kind(), len = text.len(), "message received");
             application::handle(request)
         }
         Err(error) => {

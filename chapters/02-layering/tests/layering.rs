@@ -18,13 +18,8 @@ async fn start() -> SocketAddr {
 async fn echo_returns_id_and_any_json_data() -> anyhow::Result<()> {
     let mut client = TestClient::connect(start().await).await?;
     let data = json!({"text": "hi", "n": [1, 2.5, null, true]});
-    client
-        .send_json(&json!({"type": "echo", "id": "e1", "data": data}))
-        .await?;
-    assert_eq!(
-        client.recv_json().await?,
-        json!({"type": "echo", "id": "e1", "data": data})
-    );
+    client.send_json(&json!({"type": "echo", "id": "e1", "data": data})).await?;
+    assert_eq!(client.recv_json().await?, json!({"type": "echo", "id": "e1", "data": data}));
     Ok(())
 }
 
@@ -41,43 +36,23 @@ async fn bad_input_gets_an_error_reply_and_the_session_stays_open() -> anyhow::R
     );
     assert!(reply.get("id").is_none());
 
-    client
-        .send_json(&json!({"type": "dance", "id": "d1"}))
-        .await?;
+    client.send_json(&json!({"type": "dance", "id": "d1"})).await?;
     let reply = client.recv_json().await?;
-    assert_eq!(
-        (reply["code"].as_str(), reply["id"].as_str()),
-        (Some("unknown_type"), Some("d1"))
-    );
-    assert!(
-        reply["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("dance"))
-    );
+    assert_eq!((reply["code"].as_str(), reply["id"].as_str()), (Some("unknown_type"), Some("d1")));
+    assert!(reply["message"].as_str().is_some_and(|m| m.contains("dance")));
 
-    client
-        .send_json(&json!({"type": "echo", "id": "e2"}))
-        .await?;
+    client.send_json(&json!({"type": "echo", "id": "e2"})).await?;
     let reply = client.recv_json().await?;
-    assert_eq!(
-        (reply["code"].as_str(), reply["id"].as_str()),
-        (Some("bad_request"), Some("e2"))
-    );
+    assert_eq!((reply["code"].as_str(), reply["id"].as_str()), (Some("bad_request"), Some("e2")));
 
     client.send(Message::binary(vec![1u8, 2, 3])).await?;
     assert_eq!(client.recv_json().await?["code"], "unsupported_frame");
 
     // Still open, still serving.
-    client
-        .send_json(&json!({"type": "echo", "id": "e3", "data": 3}))
-        .await?;
-    assert_eq!(
-        client.recv_json().await?,
-        json!({"type": "echo", "id": "e3", "data": 3})
-    );
+    client.send_json(&json!({"type": "echo", "id": "e3", "data": 3})).await?;
+    assert_eq!(client.recv_json().await?, json!({"type": "echo", "id": "e3", "data": 3}));
 
-    logs.wait_for(&["INFO", "bad request", "code=unknown_type"])
-        .await;
+    logs.wait_for(&["INFO", "bad request", "code=unknown_type"]).await;
     Ok(())
 }
 
@@ -87,8 +62,7 @@ async fn close_handshake_is_answered_and_logged() -> anyhow::Result<()> {
     let client = TestClient::connect(start().await).await?;
     let answer = client.close().await?;
     assert!(answer.is_none_or(|frame| frame.code == CloseCode::Normal));
-    logs.wait_for(&["disconnected", "reason=client_close"])
-        .await;
+    logs.wait_for(&["disconnected", "reason=client_close"]).await;
     Ok(())
 }
 
@@ -97,11 +71,8 @@ async fn two_clients_are_served_independently() -> anyhow::Result<()> {
     let addr = start().await;
     let mut alice = TestClient::connect(addr).await?;
     let mut bob = TestClient::connect(addr).await?;
-    alice
-        .send_json(&json!({"type": "echo", "id": "a", "data": "alice"}))
-        .await?;
-    bob.send_json(&json!({"type": "echo", "id": "b", "data": "bob"}))
-        .await?;
+    alice.send_json(&json!({"type": "echo", "id": "a", "data": "alice"})).await?;
+    bob.send_json(&json!({"type": "echo", "id": "b", "data": "bob"})).await?;
     assert_eq!(bob.recv_json().await?["data"], "bob");
     assert_eq!(alice.recv_json().await?["data"], "alice");
     Ok(())
@@ -115,9 +86,7 @@ async fn an_abrupt_disconnect_is_an_io_error_and_the_server_keeps_serving() -> a
     logs.wait_for(&["disconnected", "reason=io_error"]).await;
 
     let mut client = TestClient::connect(addr).await?;
-    client
-        .send_json(&json!({"type": "echo", "data": 1}))
-        .await?;
+    client.send_json(&json!({"type": "echo", "data": 1})).await?;
     assert_eq!(client.recv_json().await?["data"], 1);
     Ok(())
 }

@@ -31,30 +31,14 @@ pub fn handle(cx: Context<'_>, request: Request) -> ServerMessage {
         }
         Request::Leave { id, room } => (id, cx.registry.leave(from, &room).map_err(into_error)),
         Request::Publish { id, room, data } => {
-            let message = ServerMessage::Message {
-                room: room.clone(),
-                from: from.to_string(),
-                data,
-            };
-            (
-                id,
-                cx.registry
-                    .publish(from, &room, &message)
-                    .map(drop)
-                    .map_err(into_error),
-            )
+            let message =
+                ServerMessage::Message { room: room.clone(), from: from.to_string(), data };
+            (id, cx.registry.publish(from, &room, &message).map(drop).map_err(into_error))
         }
         Request::Direct { id, to, data } => {
-            let message = ServerMessage::Direct {
-                from: from.to_string(),
-                data,
-            };
+            let message = ServerMessage::Direct { from: from.to_string(), data };
             let outcome = match to.parse() {
-                Ok(to) => cx
-                    .registry
-                    .send_to(to, &message)
-                    .map(drop)
-                    .map_err(into_error),
+                Ok(to) => cx.registry.send_to(to, &message).map(drop).map_err(into_error),
                 Err(_) => Err(into_error(RegistryError::NoSuchSession)),
             };
             (id, outcome)
@@ -80,10 +64,9 @@ fn check_room(room: &str) -> Result<(), (ErrorCode, String)> {
 fn into_error(error: RegistryError) -> (ErrorCode, String) {
     match error {
         RegistryError::NotInRoom => (ErrorCode::NotInRoom, "join the room first".into()),
-        RegistryError::NoSuchSession => (
-            ErrorCode::NoSuchSession,
-            "no session with that id is connected".into(),
-        ),
+        RegistryError::NoSuchSession => {
+            (ErrorCode::NoSuchSession, "no session with that id is connected".into())
+        }
     }
 }
 
@@ -99,10 +82,7 @@ mod tests {
 
     fn session(
         registry: &Arc<Registry>,
-    ) -> (
-        Registration,
-        mpsc::Receiver<tokio_tungstenite::tungstenite::Utf8Bytes>,
-    ) {
+    ) -> (Registration, mpsc::Receiver<tokio_tungstenite::tungstenite::Utf8Bytes>) {
         let (tx, rx) = mpsc::channel(8);
         (registry.register(tx), rx)
     }
@@ -124,33 +104,20 @@ mod tests {
         let (a, _ra) = session(&registry);
         let (b, mut rb) = session(&registry);
         let (cx_a, cx_b) = (
-            Context {
-                session: a.id(),
-                registry: &registry,
-            },
-            Context {
-                session: b.id(),
-                registry: &registry,
-            },
+            Context { session: a.id(), registry: &registry },
+            Context { session: b.id(), registry: &registry },
         );
         assert_eq!(
             handle(cx_a, request(r#"{"type":"join","id":"1","room":"r"}"#)),
-            ServerMessage::Ack {
-                id: Some("1".into())
-            }
+            ServerMessage::Ack { id: Some("1".into()) }
         );
         assert_eq!(
             handle(cx_b, request(r#"{"type":"join","room":"r"}"#)),
             ServerMessage::Ack { id: None }
         );
         assert_eq!(
-            handle(
-                cx_a,
-                request(r#"{"type":"publish","id":"2","room":"r","data":"hi"}"#)
-            ),
-            ServerMessage::Ack {
-                id: Some("2".into())
-            }
+            handle(cx_a, request(r#"{"type":"publish","id":"2","room":"r","data":"hi"}"#)),
+            ServerMessage::Ack { id: Some("2".into()) }
         );
         let pushed: Value = serde_json::from_str(rb.try_recv().unwrap().as_str()).unwrap();
         assert_eq!(
@@ -163,39 +130,23 @@ mod tests {
     fn errors_have_codes_and_keep_the_id() {
         let registry = Registry::new();
         let (a, _ra) = session(&registry);
-        let cx = Context {
-            session: a.id(),
-            registry: &registry,
-        };
-        let reply = handle(
-            cx,
-            request(r#"{"type":"publish","id":"3","room":"r","data":1}"#),
-        );
+        let cx = Context { session: a.id(), registry: &registry };
+        let reply = handle(cx, request(r#"{"type":"publish","id":"3","room":"r","data":1}"#));
         assert_eq!(
             reply,
-            ProtocolError::new(
-                Some("3".into()),
-                ErrorCode::NotInRoom,
-                "join the room first"
-            )
-            .into()
+            ProtocolError::new(Some("3".into()), ErrorCode::NotInRoom, "join the room first")
+                .into()
         );
         assert_eq!(
             error_code(handle(cx, request(r#"{"type":"leave","room":"r"}"#))),
             Some(ErrorCode::NotInRoom)
         );
         assert_eq!(
-            error_code(handle(
-                cx,
-                request(r#"{"type":"direct","to":"999","data":1}"#)
-            )),
+            error_code(handle(cx, request(r#"{"type":"direct","to":"999","data":1}"#))),
             Some(ErrorCode::NoSuchSession)
         );
         assert_eq!(
-            error_code(handle(
-                cx,
-                request(r#"{"type":"direct","to":"bob","data":1}"#)
-            )),
+            error_code(handle(cx, request(r#"{"type":"direct","to":"bob","data":1}"#))),
             Some(ErrorCode::NoSuchSession)
         );
         assert_eq!(
@@ -204,10 +155,7 @@ mod tests {
         );
         let long = "x".repeat(MAX_ROOM_NAME + 1);
         assert_eq!(
-            error_code(handle(
-                cx,
-                request(&format!(r#"{{"type":"join","room":"{long}"}}"#))
-            )),
+            error_code(handle(cx, request(&format!(r#"{{"type":"join","room":"{long}"}}"#)))),
             Some(ErrorCode::BadRequest)
         );
         assert_eq!(registry.room_count(), 0);
@@ -218,24 +166,10 @@ mod tests {
         let registry = Registry::new();
         let (a, _ra) = session(&registry);
         let (b, mut rb) = session(&registry);
-        let cx = Context {
-            session: a.id(),
-            registry: &registry,
-        };
-        let text = format!(
-            r#"{{"type":"direct","id":"4","to":"{}","data":{{"k":1}}}}"#,
-            b.id()
-        );
-        assert_eq!(
-            handle(cx, request(&text)),
-            ServerMessage::Ack {
-                id: Some("4".into())
-            }
-        );
+        let cx = Context { session: a.id(), registry: &registry };
+        let text = format!(r#"{{"type":"direct","id":"4","to":"{}","data":{{"k":1}}}}"#, b.id());
+        assert_eq!(handle(cx, request(&text)), ServerMessage::Ack { id: Some("4".into()) });
         let pushed: Value = serde_json::from_str(rb.try_recv().unwrap().as_str()).unwrap();
-        assert_eq!(
-            pushed,
-            json!({"type":"direct","from":a.id().to_string(),"data":{"k":1}})
-        );
+        assert_eq!(pushed, json!({"type":"direct","from":a.id().to_string(),"data":{"k":1}}));
     }
 }

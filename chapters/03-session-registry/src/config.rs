@@ -11,8 +11,6 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            outbound_queue: 256,
-        }
+        Self { outbound_queue: 256 }
     }
 }

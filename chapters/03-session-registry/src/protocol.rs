@@ -21,17 +21,9 @@ pub enum Request {
     /// `{"type":"leave","id":"2","room":"lobby"}`
     Leave { id: Option<String>, room: String },
     /// `{"type":"publish","id":"3","room":"lobby","data":...}`: to every other member.
-    Publish {
-        id: Option<String>,
-        room: String,
-        data: Value,
-    },
+    Publish { id: Option<String>, room: String, data: Value },
     /// `{"type":"direct","id":"4","to":"<session id>","data":...}`: to one session.
-    Direct {
-        id: Option<String>,
-        to: String,
-        data: Value,
-    },
+    Direct { id: Option<String>, to: String, data: Value },
 }
 
 /// A message to the client: a reply to one of its requests, or a push from another session.
@@ -51,11 +43,7 @@ pub enum ServerMessage {
         data: Value,
     },
     /// Published to a room this session joined.
-    Message {
-        room: String,
-        from: String,
-        data: Value,
-    },
+    Message { room: String, from: String, data: Value },
     /// Sent to this session alone.
     Direct { from: String, data: Value },
     Error {
@@ -130,11 +118,7 @@ pub struct ProtocolError {
 
 impl ProtocolError {
     pub fn new(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            id,
-            code,
-            message: message.into(),
-        }
+        Self { id, code, message: message.into() }
     }
 
     pub fn unsupported_frame() -> Self {
@@ -148,11 +132,7 @@ impl ProtocolError {
 
 impl From<ProtocolError> for ServerMessage {
     fn from(error: ProtocolError) -> Self {
-        ServerMessage::Error {
-            id: error.id,
-            code: error.code,
-            message: error.message,
-        }
+        ServerMessage::Error { id: error.id, code: error.code, message: error.message }
     }
 }
 
@@ -174,11 +154,9 @@ fn explain(text: &str, error: &serde_json::Error) -> ProtocolError {
     let id = object.get("id").and_then(Value::as_str).map(str::to_owned);
     match object.get("type").and_then(Value::as_str) {
         None => ProtocolError::new(id, ErrorCode::BadRequest, "missing string field `type`"),
-        Some(kind) if !Request::TYPES.contains(&kind) => ProtocolError::new(
-            id,
-            ErrorCode::UnknownType,
-            format!("unknown message type `{kind}`"),
-        ),
+        Some(kind) if !Request::TYPES.contains(&kind) => {
+            ProtocolError::new(id, ErrorCode::UnknownType, format!("unknown message type `{kind}`"))
+        }
         Some(_) => ProtocolError::new(id, ErrorCode::BadRequest, error.to_string()),
     }
 }
@@ -209,40 +187,23 @@ mod tests {
         let cases = [
             (
                 r#"{"type":"echo","id":"e","data":[1]}"#,
-                Request::Echo {
-                    id: Some("e".into()),
-                    data: json!([1]),
-                },
+                Request::Echo { id: Some("e".into()), data: json!([1]) },
             ),
             (
                 r#"{"type":"join","id":"1","room":"lobby"}"#,
-                Request::Join {
-                    id: Some("1".into()),
-                    room: "lobby".into(),
-                },
+                Request::Join { id: Some("1".into()), room: "lobby".into() },
             ),
             (
                 r#"{"type":"leave","room":"lobby"}"#,
-                Request::Leave {
-                    id: None,
-                    room: "lobby".into(),
-                },
+                Request::Leave { id: None, room: "lobby".into() },
             ),
             (
                 r#"{"type":"publish","id":"3","room":"r","data":{"x":1}}"#,
-                Request::Publish {
-                    id: Some("3".into()),
-                    room: "r".into(),
-                    data: json!({"x": 1}),
-                },
+                Request::Publish { id: Some("3".into()), room: "r".into(), data: json!({"x": 1}) },
             ),
             (
                 r#"{"type":"direct","id":"4","to":"7","data":null}"#,
-                Request::Direct {
-                    id: Some("4".into()),
-                    to: "7".into(),
-                    data: Value::Null,
-                },
+                Request::Direct { id: Some("4".into()), to: "7".into(), data: Value::Null },
             ),
         ];
         for (text, expected) in cases {
@@ -253,30 +214,19 @@ mod tests {
     #[test]
     fn encodes_the_wire_format() {
         assert_eq!(
-            encoded(&ServerMessage::Welcome {
-                session: "7".into()
-            }),
+            encoded(&ServerMessage::Welcome { session: "7".into() }),
             json!({"type":"welcome","session":"7"})
         );
         assert_eq!(
-            encoded(&ServerMessage::Ack {
-                id: Some("1".into())
-            }),
+            encoded(&ServerMessage::Ack { id: Some("1".into()) }),
             json!({"type":"ack","id":"1"})
         );
         assert_eq!(
-            encoded(&ServerMessage::Message {
-                room: "r".into(),
-                from: "7".into(),
-                data: json!(1)
-            }),
+            encoded(&ServerMessage::Message { room: "r".into(), from: "7".into(), data: json!(1) }),
             json!({"type":"message","room":"r","from":"7","data":1})
         );
         assert_eq!(
-            encoded(&ServerMessage::Direct {
-                from: "7".into(),
-                data: json!("hi")
-            }),
+            encoded(&ServerMessage::Direct { from: "7".into(), data: json!("hi") }),
             json!({"type":"direct","from":"7","data":"hi"})
         );
         assert_eq!(
@@ -287,10 +237,7 @@ mod tests {
 
     #[test]
     fn malformed_json_is_invalid_json_without_id() {
-        assert_eq!(
-            code_and_id(r#"{"type":"join","id":"1""#),
-            (ErrorCode::InvalidJson, None)
-        );
+        assert_eq!(code_and_id(r#"{"type":"join","id":"1""#), (ErrorCode::InvalidJson, None));
         assert_eq!(code_and_id("[1,2]"), (ErrorCode::InvalidJson, None));
     }
 
@@ -322,11 +269,7 @@ mod tests {
     fn every_listed_type_is_a_real_variant() {
         for kind in Request::TYPES {
             let (code, _) = code_and_id(&format!(r#"{{"type":"{kind}","unexpected":1}}"#));
-            assert_eq!(
-                code,
-                ErrorCode::BadRequest,
-                "`{kind}` should be a known type"
-            );
+            assert_eq!(code, ErrorCode::BadRequest, "`{kind}` should be a known type");
         }
     }
 }

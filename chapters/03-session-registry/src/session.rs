@@ -66,10 +66,7 @@ impl From<&tungstenite::Error> for CloseReason {
 pub async fn run(mut ws: WebSocketStream<TcpStream>, registry: &Arc<Registry>, config: &Config) {
     let (outbound, mut queue) = mpsc::channel(config.outbound_queue);
     let registration = registry.register(outbound);
-    let cx = Context {
-        session: registration.id(),
-        registry,
-    };
+    let cx = Context { session: registration.id(), registry };
     Span::current().record("id", tracing::field::display(cx.session));
     info!("connected");
 
@@ -87,9 +84,7 @@ async fn serve_frames(
     queue: &mut mpsc::Receiver<Utf8Bytes>,
     cx: Context<'_>,
 ) -> CloseReason {
-    let welcome = ServerMessage::Welcome {
-        session: cx.session.to_string(),
-    };
+    let welcome = ServerMessage::Welcome { session: cx.session.to_string() };
     if let Err(error) = ws.send(Message::text(protocol::encode(&welcome))).await {
         return CloseReason::from(&error);
     }
@@ -120,11 +115,7 @@ async fn serve_frames(
 fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
     match protocol::decode(text) {
         Ok(request) => {
-            debug!(
-                msg_type = request.kind(),
-                len = text.len(),
-                "message received"
-            );
+            debug!(msg_type = request.kind(), len = text.len(), "message received");
             application::handle(cx, request)
         }
         Err(error) => {

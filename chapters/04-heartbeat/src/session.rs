@@ -82,10 +82,7 @@ impl From<&tungstenite::Error> for CloseReason {
 pub async fn run(mut ws: WebSocketStream<TcpStream>, registry: &Arc<Registry>, config: &Config) {
     let (outbound, mut queue) = mpsc::channel(config.outbound_queue);
     let registration = registry.register(outbound);
-    let cx = Context {
-        session: registration.id(),
-        registry,
-    };
+    let cx = Context { session: registration.id(), registry };
     Span::current().record("id", tracing::field::display(cx.session));
     info!("connected");
 
@@ -105,9 +102,7 @@ async fn serve_frames(
     mut heartbeat: Heartbeat,
     cx: Context<'_>,
 ) -> CloseReason {
-    let welcome = ServerMessage::Welcome {
-        session: cx.session.to_string(),
-    };
+    let welcome = ServerMessage::Welcome { session: cx.session.to_string() };
     if let Err(error) = ws.send(Message::text(protocol::encode(&welcome))).await {
         return CloseReason::from(&error);
     }
@@ -157,14 +152,8 @@ async fn serve_frames(
 /// Sends a Close frame and gives up after a short grace period: the connection is dropped
 /// right after either way, because a peer we are closing on is often one that stopped reading.
 async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame)))
-        .await
-        .is_err()
-    {
+    let frame = CloseFrame { code, reason: reason.into() };
+    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await.is_err() {
         debug!("peer did not take our Close frame in time");
     }
 }
@@ -174,11 +163,7 @@ async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'s
 fn handle_text(text: &str, cx: Context<'_>) -> ServerMessage {
     match protocol::decode(text) {
         Ok(request) => {
-            debug!(
-                msg_type = request.kind(),
-                len = text.len(),
-                "message received"
-            );
+            debug!(msg_type = request.kind(), len = text.len(), "message received");
             application::handle(cx, request)
         }
         Err(error) => {

@@ -9,6 +9,7 @@ use crate::{
     handlers, middleware,
 };
 
+// ANCHOR: app
 /// Everything the sessions share: built once at start-up.
 pub struct App {
     pub config: Config,
@@ -25,13 +26,10 @@ impl App {
 
     /// A server with a chain of your own (tests, exercises, experiments).
     pub fn with_chain(config: Config, chain: Chain) -> Arc<Self> {
-        Arc::new(Self {
-            config,
-            registry: Registry::new(),
-            chain,
-        })
+        Arc::new(Self { config, registry: Registry::new(), chain })
     }
 }
+// ANCHOR_END: app
 
 // ANCHOR: standard_chain
 /// The chain this server runs. Adding a message type is one handler plus one `.route(...)`
@@ -39,9 +37,7 @@ impl App {
 pub fn standard_chain(config: &Config) -> Chain {
     let router = Router::new()
         .route(handlers::Echo)
-        .route(handlers::Authenticate::with_tokens(
-            config.auth_tokens.clone(),
-        ))
+        .route(handlers::Authenticate::with_tokens(config.auth_tokens.clone()))
         .route(handlers::Join)
         .route(handlers::Leave)
         .route(handlers::Publish)
@@ -50,9 +46,7 @@ pub fn standard_chain(config: &Config) -> Chain {
     Chain::new(router)
         .with(middleware::Lifecycle)
         .with(middleware::RateLimit)
-        .with(middleware::RequireAuth::allowing(
-            config.allow_anonymous.clone(),
-        ))
+        .with(middleware::RequireAuth::allowing(config.allow_anonymous.clone()))
         .with(middleware::Validate)
 }
 // ANCHOR_END: standard_chain

@@ -94,11 +94,7 @@ pub trait Handler: Send + Sync + 'static {
 
 impl Rejection {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            by: "",
-        }
+        Self { code, message: message.into(), by: "" }
     }
 
     /// Names the rejecting link, unless a link further down already did.
@@ -114,10 +110,9 @@ impl From<RegistryError> for Rejection {
     fn from(error: RegistryError) -> Self {
         match error {
             RegistryError::NotInRoom => Rejection::new(ErrorCode::NotInRoom, "join the room first"),
-            RegistryError::NoSuchSession => Rejection::new(
-                ErrorCode::NoSuchSession,
-                "no session with that id is connected",
-            ),
+            RegistryError::NoSuchSession => {
+                Rejection::new(ErrorCode::NoSuchSession, "no session with that id is connected")
+            }
         }
     }
 }
@@ -138,12 +133,8 @@ impl Next<'_> {
         };
         let _span = debug_span!("link", name = link.name()).entered();
         debug!("enter");
-        let next = Next {
-            links: rest,
-            router: self.router,
-        };
-        link.call(cx, message, next)
-            .map_err(|rejection| rejection.by(link.name()))
+        let next = Next { links: rest, router: self.router };
+        link.call(cx, message, next).map_err(|rejection| rejection.by(link.name()))
     }
 }
 // ANCHOR_END: next
@@ -180,11 +171,7 @@ impl Router {
     /// Registers `handler` for its message type. One line per message type.
     pub fn route<H: Handler>(mut self, handler: H) -> Self {
         let previous = self.routes.insert(H::TYPE, Box::new(handler));
-        assert!(
-            previous.is_none(),
-            "two handlers for message type `{}`",
-            H::TYPE
-        );
+        assert!(previous.is_none(), "two handlers for message type `{}`", H::TYPE);
         self
     }
 
@@ -215,10 +202,7 @@ pub struct Chain {
 
 impl Chain {
     pub fn new(router: Router) -> Self {
-        Self {
-            links: Vec::new(),
-            router,
-        }
+        Self { links: Vec::new(), router }
     }
 
     /// Appends a link. One line per middleware.
@@ -236,6 +220,7 @@ impl Chain {
         &self.router
     }
 
+    // ANCHOR: dispatch
     /// Takes one text frame from `session` all the way to the reply for it.
     pub fn dispatch(
         &self,
@@ -267,19 +252,11 @@ impl Chain {
             fields: envelope.fields,
             len: text.len(),
         };
-        let mut cx = Cx {
-            session,
-            trace,
-            registry,
-            state,
-        };
+        let mut cx = Cx { session, trace, registry, state };
 
         // A bug in one handler must not end the session, let alone the server: the client gets
         // an `internal` error with the trace id, the log gets the panic with the same id.
-        let next = Next {
-            links: &self.links,
-            router: &self.router,
-        };
+        let next = Next { links: &self.links, router: &self.router };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| next.run(&mut cx, &mut message)))
             .unwrap_or_else(|panic| {
                 error!(%trace, msg_type = %message.kind, panic = panic_message(&*panic), "handler panicked");
@@ -287,15 +264,8 @@ impl Chain {
             });
 
         match outcome {
-            Ok(Reply::Ack) => ServerMessage::Ack {
-                id: message.id,
-                trace,
-            },
-            Ok(Reply::Echo(data)) => ServerMessage::Echo {
-                id: message.id,
-                trace,
-                data,
-            },
+            Ok(Reply::Ack) => ServerMessage::Ack { id: message.id, trace },
+            Ok(Reply::Echo(data)) => ServerMessage::Echo { id: message.id, trace, data },
             Err(rejection) => ServerMessage::Error {
                 id: message.id,
                 trace,
@@ -304,6 +274,7 @@ impl Chain {
             },
         }
     }
+    // ANCHOR_END: dispatch
 }
 // ANCHOR_END: chain
 

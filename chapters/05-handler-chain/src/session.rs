@@ -101,9 +101,7 @@ async fn serve_frames(
     session: SessionId,
     app: &App,
 ) -> CloseReason {
-    let welcome = ServerMessage::Welcome {
-        session: session.to_string(),
-    };
+    let welcome = ServerMessage::Welcome { session: session.to_string() };
     if let Err(error) = ws.send(Message::text(protocol::encode(&welcome))).await {
         return CloseReason::from(&error);
     }
@@ -162,14 +160,8 @@ async fn serve_frames(
 /// Sends a Close frame and gives up after a short grace period: the connection is dropped
 /// right after either way, because a peer we are closing on is often one that stopped reading.
 async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame)))
-        .await
-        .is_err()
-    {
+    let frame = CloseFrame { code, reason: reason.into() };
+    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await.is_err() {
         debug!("peer did not take our Close frame in time");
     }
 }

@@ -11,6 +11,7 @@ use governor::{
 
 use crate::{Config, protocol::TraceId, registry::SessionId};
 
+// ANCHOR: session_state
 #[derive(Debug)]
 pub struct SessionState {
     /// Whether the session may use the message types that need authentication.
@@ -33,12 +34,10 @@ impl SessionState {
     /// A fresh trace id for the session's next inbound message.
     pub fn next_trace(&mut self, session: SessionId) -> TraceId {
         self.next_seq += 1;
-        TraceId {
-            session: session.get(),
-            seq: self.next_seq,
-        }
+        TraceId { session: session.get(), seq: self.next_seq }
     }
 }
+// ANCHOR_END: session_state
 
 // ANCHOR: bucket
 /// A token bucket (GCRA, from the `governor` crate): `per_second` messages a second on average,

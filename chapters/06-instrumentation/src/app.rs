@@ -25,11 +25,7 @@ impl App {
 
     /// A server with a chain of your own (tests, exercises, experiments).
     pub fn with_chain(config: Config, chain: Chain) -> Arc<Self> {
-        Arc::new(Self {
-            config,
-            registry: Registry::new(),
-            chain,
-        })
+        Arc::new(Self { config, registry: Registry::new(), chain })
     }
 }
 
@@ -39,9 +35,7 @@ impl App {
 pub fn standard_chain(config: &Config) -> Chain {
     let router = Router::new()
         .route(handlers::Echo)
-        .route(handlers::Authenticate::with_tokens(
-            config.auth_tokens.clone(),
-        ))
+        .route(handlers::Authenticate::with_tokens(config.auth_tokens.clone()))
         .route(handlers::Join)
         .route(handlers::Leave)
         .route(handlers::Publish)
@@ -50,9 +44,7 @@ pub fn standard_chain(config: &Config) -> Chain {
     Chain::new(router)
         .with(middleware::Lifecycle)
         .with(middleware::RateLimit)
-        .with(middleware::RequireAuth::allowing(
-            config.allow_anonymous.clone(),
-        ))
+        .with(middleware::RequireAuth::allowing(config.allow_anonymous.clone()))
         .with(middleware::Validate)
 }
 // ANCHOR_END: standard_chain

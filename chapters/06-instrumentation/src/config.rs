@@ -33,12 +33,7 @@ pub struct Config {
     pub auth_tokens: Vec<String>,
 
     /// Message types a session may send before it authenticates (`auth` always).
-    #[arg(
-        long,
-        env = "WS_ALLOW_ANONYMOUS",
-        value_delimiter = ',',
-        default_value = "echo"
-    )]
+    #[arg(long, env = "WS_ALLOW_ANONYMOUS", value_delimiter = ',', default_value = "echo")]
     pub allow_anonymous: Vec<String>,
 
     /// Messages a second each session may send, on average.

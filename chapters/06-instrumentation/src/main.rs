@@ -35,11 +35,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %admin_addr, "admin on http://{admin_addr}/metrics, /healthz, /log-level");
 
     let app = App::new(cli.config);
-    let admin = admin::Admin {
-        app: Arc::clone(&app),
-        metrics: handle,
-        log,
-    };
+    let admin = admin::Admin { app: Arc::clone(&app), metrics: handle, log };
     tokio::spawn(admin::serve(admin_listener, admin, std::future::pending()));
     ch06_instrumentation::serve(listener, app, shared::shutdown::signal()).await;
     Ok(())

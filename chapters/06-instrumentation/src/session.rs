@@ -88,16 +88,8 @@ pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, app: &App) {
     let heartbeat = Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout);
     let state = SessionState::new(&app.config);
     let mut counts = Counts::default();
-    let reason = serve_frames(
-        &mut ws,
-        &mut queue,
-        heartbeat,
-        state,
-        &mut counts,
-        session,
-        app,
-    )
-    .await;
+    let reason =
+        serve_frames(&mut ws, &mut queue, heartbeat, state, &mut counts, session, app).await;
 
     // Unregister before saying so: once "session closed" is logged, no one can reach us.
     drop(registration);
@@ -130,17 +122,8 @@ async fn serve_frames(
     session: SessionId,
     app: &App,
 ) -> CloseReason {
-    let welcome = ServerMessage::Welcome {
-        session: session.to_string(),
-    };
-    if let Err(error) = send(
-        ws,
-        counts,
-        welcome.kind(),
-        protocol::encode(&welcome).into(),
-    )
-    .await
-    {
+    let welcome = ServerMessage::Welcome { session: session.to_string() };
+    if let Err(error) = send(ws, counts, welcome.kind(), protocol::encode(&welcome).into()).await {
         return CloseReason::from(&error);
     }
     loop {
@@ -221,14 +204,8 @@ async fn send(
 /// Sends a Close frame and gives up after a short grace period: the connection is dropped
 /// right after either way, because a peer we are closing on is often one that stopped reading.
 async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame)))
-        .await
-        .is_err()
-    {
+    let frame = CloseFrame { code, reason: reason.into() };
+    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await.is_err() {
         debug!("peer did not take our Close frame in time");
     }
 }

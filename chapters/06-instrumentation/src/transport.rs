@@ -44,6 +44,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 // ANCHOR_END: accept_loop
 
 // ANCHOR: upgrade
+#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
 async fn upgrade(stream: TcpStream, app: Arc<App>) {
     // The callback sees the HTTP request of the upgrade: keep its path for the log.
     let mut path = String::new();

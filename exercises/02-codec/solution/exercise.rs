@@ -19,10 +19,6 @@ pub fn decode(text: &str) -> Result<Request, ProtocolError> {
             Some(kind) if !Request::TYPES.contains(&kind) => ErrorCode::UnknownType,
             _ => ErrorCode::BadRequest,
         };
-        ProtocolError {
-            id,
-            code,
-            message: error.to_string(),
-        }
+        ProtocolError { id, code, message: error.to_string() }
     })
 }

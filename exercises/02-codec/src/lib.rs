@@ -11,14 +11,8 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    Echo {
-        id: Option<String>,
-        data: Value,
-    },
-    Sum {
-        id: Option<String>,
-        numbers: Vec<f64>,
-    },
+    Echo { id: Option<String>, data: Value },
+    Sum { id: Option<String>, numbers: Vec<f64> },
 }
 
 impl Request {

@@ -13,10 +13,7 @@ fn rejected(text: &str) -> (ErrorCode, Option<String>) {
 fn decodes_echo_with_any_data() {
     assert_eq!(
         decode(r#"{"type":"echo","id":"e1","data":{"deep":[1,null,"x"]}}"#).unwrap(),
-        Request::Echo {
-            id: Some("e1".into()),
-            data: json!({"deep": [1, null, "x"]})
-        }
+        Request::Echo { id: Some("e1".into()), data: json!({"deep": [1, null, "x"]}) }
     );
 }
 
@@ -24,28 +21,14 @@ fn decodes_echo_with_any_data() {
 fn decodes_sum_and_id_is_optional() {
     assert_eq!(
         decode(r#"{"type":"sum","numbers":[1,2.5]}"#).unwrap(),
-        Request::Sum {
-            id: None,
-            numbers: vec![1.0, 2.5]
-        }
+        Request::Sum { id: None, numbers: vec![1.0, 2.5] }
     );
 }
 
 #[test]
 fn text_that_is_not_a_json_object_is_invalid_json() {
-    for text in [
-        "",
-        "{",
-        "hello",
-        "[1,2,3]",
-        "42",
-        r#"{"type":"echo","id":"e1""#,
-    ] {
-        assert_eq!(
-            rejected(text),
-            (ErrorCode::InvalidJson, None),
-            "input: {text:?}"
-        );
+    for text in ["", "{", "hello", "[1,2,3]", "42", r#"{"type":"echo","id":"e1""#] {
+        assert_eq!(rejected(text), (ErrorCode::InvalidJson, None), "input: {text:?}");
     }
 }
 
@@ -59,10 +42,7 @@ fn an_unknown_type_is_unknown_type_and_keeps_the_id() {
 
 #[test]
 fn a_missing_or_wrong_field_is_bad_request_and_keeps_the_id() {
-    assert_eq!(
-        rejected(r#"{"type":"sum","id":"s1"}"#),
-        (ErrorCode::BadRequest, Some("s1".into()))
-    );
+    assert_eq!(rejected(r#"{"type":"sum","id":"s1"}"#), (ErrorCode::BadRequest, Some("s1".into())));
     assert_eq!(
         rejected(r#"{"type":"sum","id":"s2","numbers":"many"}"#),
         (ErrorCode::BadRequest, Some("s2".into()))
@@ -75,16 +55,10 @@ fn a_missing_or_wrong_field_is_bad_request_and_keeps_the_id() {
 
 #[test]
 fn a_missing_type_is_bad_request() {
-    assert_eq!(
-        rejected(r#"{"id":"x1","data":1}"#),
-        (ErrorCode::BadRequest, Some("x1".into()))
-    );
+    assert_eq!(rejected(r#"{"id":"x1","data":1}"#), (ErrorCode::BadRequest, Some("x1".into())));
 }
 
 #[test]
 fn an_id_that_is_not_a_string_is_not_reported() {
-    assert_eq!(
-        rejected(r#"{"type":"echo","id":7}"#),
-        (ErrorCode::BadRequest, None)
-    );
+    assert_eq!(rejected(r#"{"type":"echo","id":7}"#), (ErrorCode::BadRequest, None));
 }

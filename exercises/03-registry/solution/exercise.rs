@@ -7,10 +7,7 @@ impl Registry {
     /// An unknown session is `Err(NoSuchSession)`.
     pub fn join(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
         let mut inner = self.lock();
-        let member = inner
-            .sessions
-            .get_mut(&id)
-            .ok_or(RegistryError::NoSuchSession)?;
+        let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
         // Both maps change under the same lock, so no one ever sees them disagree.
         if member.rooms.insert(room.to_owned()) {
             inner.rooms.entry(room.to_owned()).or_default().insert(id);
@@ -22,10 +19,7 @@ impl Registry {
     /// are not in is `Err(NotInRoom)`; an unknown session is `Err(NoSuchSession)`.
     pub fn leave(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
         let mut inner = self.lock();
-        let member = inner
-            .sessions
-            .get_mut(&id)
-            .ok_or(RegistryError::NoSuchSession)?;
+        let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
         if !member.rooms.remove(room) {
             return Err(RegistryError::NotInRoom);
         }

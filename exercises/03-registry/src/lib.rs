@@ -84,10 +84,7 @@ impl Registry {
     /// Adds a session with a fresh id.
     pub fn register(&self, outbound: Outbound) -> SessionId {
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let member = Member {
-            outbound,
-            rooms: HashSet::new(),
-        };
+        let member = Member { outbound, rooms: HashSet::new() };
         self.lock().sessions.insert(id, member);
         id
     }
@@ -118,14 +115,8 @@ impl Registry {
 
     /// The members of a room, sorted (empty if there is no such room).
     pub fn members(&self, room: &str) -> Vec<SessionId> {
-        let mut members: Vec<_> = self
-            .lock()
-            .rooms
-            .get(room)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let mut members: Vec<_> =
+            self.lock().rooms.get(room).into_iter().flatten().copied().collect();
         members.sort_unstable();
         members
     }
@@ -146,9 +137,7 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while the lock was held cannot leave the maps in a state worse than losing
         // every session, so keep serving.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -32,15 +32,8 @@ fn an_unknown_session_can_neither_join_nor_leave() {
     let (a, _ra) = session(&registry, 1);
     registry.unregister(a);
     assert_eq!(registry.join(a, "lobby"), Err(RegistryError::NoSuchSession));
-    assert_eq!(
-        registry.leave(a, "lobby"),
-        Err(RegistryError::NoSuchSession)
-    );
-    assert_eq!(
-        registry.room_count(),
-        0,
-        "no room for a session that is gone"
-    );
+    assert_eq!(registry.leave(a, "lobby"), Err(RegistryError::NoSuchSession));
+    assert_eq!(registry.room_count(), 0, "no room for a session that is gone");
 }
 
 #[test]
@@ -99,13 +92,7 @@ fn publish_reaches_every_other_member_and_no_one_else() {
         registry.join(member, "lobby").unwrap();
     }
     registry.join(outsider, "elsewhere").unwrap();
-    assert_eq!(
-        registry.publish(a, "lobby", "hi").unwrap(),
-        Delivery {
-            delivered: 2,
-            dropped: 0
-        }
-    );
+    assert_eq!(registry.publish(a, "lobby", "hi").unwrap(), Delivery { delivered: 2, dropped: 0 });
     let expected = encode("lobby", a, "hi");
     assert_eq!(&*rb.try_recv().unwrap(), expected);
     assert_eq!(&*rc.try_recv().unwrap(), expected);
@@ -138,14 +125,8 @@ fn publish_requires_the_sender_to_be_a_member() {
     let (a, _ra) = session(&registry, 4);
     let (b, mut rb) = session(&registry, 4);
     registry.join(b, "lobby").unwrap();
-    assert_eq!(
-        registry.publish(a, "lobby", "let me in"),
-        Err(RegistryError::NotInRoom)
-    );
-    assert_eq!(
-        registry.publish(a, "nowhere", "hello?"),
-        Err(RegistryError::NotInRoom)
-    );
+    assert_eq!(registry.publish(a, "lobby", "let me in"), Err(RegistryError::NotInRoom));
+    assert_eq!(registry.publish(a, "nowhere", "hello?"), Err(RegistryError::NotInRoom));
     assert!(rb.try_recv().is_err(), "nothing was sent");
     assert_eq!(registry.room_count(), 1, "publish never creates a room");
 }
@@ -169,21 +150,9 @@ fn a_full_queue_counts_a_drop_instead_of_blocking() {
             .recv_timeout(Duration::from_secs(2))
             .expect("publish must never wait for a full queue")
     };
-    assert_eq!(
-        publish("one"),
-        Ok(Delivery {
-            delivered: 2,
-            dropped: 0
-        })
-    );
+    assert_eq!(publish("one"), Ok(Delivery { delivered: 2, dropped: 0 }));
     rfast.try_recv().unwrap();
-    assert_eq!(
-        publish("two"),
-        Ok(Delivery {
-            delivered: 1,
-            dropped: 1
-        })
-    );
+    assert_eq!(publish("two"), Ok(Delivery { delivered: 1, dropped: 1 }));
     assert_eq!(&*rfast.try_recv().unwrap(), encode("lobby", a, "two"));
 }
 
@@ -195,8 +164,5 @@ fn a_closed_queue_is_neither_delivered_nor_dropped() {
     registry.join(a, "lobby").unwrap();
     registry.join(b, "lobby").unwrap();
     drop(rb); // b's session is ending: its task is gone, its unregister not yet done
-    assert_eq!(
-        registry.publish(a, "lobby", "anyone?"),
-        Ok(Delivery::default())
-    );
+    assert_eq!(registry.publish(a, "lobby", "anyone?"), Ok(Delivery::default()));
 }

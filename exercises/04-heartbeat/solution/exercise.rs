@@ -24,13 +24,7 @@ impl Heartbeat {
         let mut ticks = tokio::time::interval_at(now + interval, interval);
         // A session that was busy for a while pings once when it is free, not in a burst.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Self {
-            ticks,
-            timeout,
-            last_seen: now,
-            in_flight: None,
-            sent: 0,
-        }
+        Self { ticks, timeout, last_seen: now, in_flight: None, sent: 0 }
     }
 
     /// The session calls this for every frame the peer sends, Pongs included.

@@ -26,10 +26,7 @@ async fn the_first_ping_is_exactly_one_interval_after_creation() {
     let mut heartbeat = Heartbeat::new(INTERVAL, TIMEOUT);
     let payload = expect_ping(&mut heartbeat).await;
     assert_eq!(start.elapsed(), INTERVAL, "not at once, not later");
-    assert!(
-        payload.len() <= 125,
-        "a control frame's payload is at most 125 bytes"
-    );
+    assert!(payload.len() <= 125, "a control frame's payload is at most 125 bytes");
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,10 +105,7 @@ async fn stale_and_unsolicited_pongs_are_ignored() {
     assert_eq!(heartbeat.pong(b""), None, "no Ping sent yet");
     let old = expect_ping(&mut heartbeat).await;
     let new = expect_ping(&mut heartbeat).await;
-    assert_ne!(
-        old, new,
-        "each Ping needs its own payload to tell the Pongs apart"
-    );
+    assert_ne!(old, new, "each Ping needs its own payload to tell the Pongs apart");
     assert_eq!(heartbeat.pong(b"unsolicited"), None);
     assert_eq!(heartbeat.pong(&old), None, "the answer to an older Ping");
     advance(Duration::from_millis(3)).await;
@@ -142,11 +136,7 @@ async fn after_a_busy_stretch_one_ping_not_a_burst() {
     heartbeat.saw_traffic();
     let busy_until = Instant::now();
     expect_ping(&mut heartbeat).await;
-    assert_eq!(
-        busy_until.elapsed(),
-        Duration::ZERO,
-        "the missed tick fires once"
-    );
+    assert_eq!(busy_until.elapsed(), Duration::ZERO, "the missed tick fires once");
     heartbeat.saw_traffic();
     expect_ping(&mut heartbeat).await;
     assert!(

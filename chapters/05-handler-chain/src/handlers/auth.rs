@@ -6,6 +6,7 @@ use crate::{
     protocol::{self, ErrorCode},
 };
 
+// ANCHOR: authenticate
 /// `auth`: a session proves itself with one of the configured tokens.
 #[derive(Debug, Clone, Default)]
 pub struct Authenticate {
@@ -14,9 +15,7 @@ pub struct Authenticate {
 
 impl Authenticate {
     pub fn with_tokens(tokens: impl IntoIterator<Item = String>) -> Self {
-        Self {
-            tokens: tokens.into_iter().map(protocol::Secret).collect(),
-        }
+        Self { tokens: tokens.into_iter().map(protocol::Secret).collect() }
     }
 }
 
@@ -29,10 +28,7 @@ impl Handler for Authenticate {
         // right. The token itself is never logged.
         let offered = request.token.0.as_bytes();
         let known = self.tokens.is_empty()
-            || self
-                .tokens
-                .iter()
-                .any(|token| bool::from(token.0.as_bytes().ct_eq(offered)));
+            || self.tokens.iter().any(|token| bool::from(token.0.as_bytes().ct_eq(offered)));
         if !known {
             return Err(Rejection::new(ErrorCode::Unauthorized, "unknown token"));
         }
@@ -43,3 +39,4 @@ impl Handler for Authenticate {
         Ok(Reply::Ack)
     }
 }
+// ANCHOR_END: authenticate

@@ -14,9 +14,7 @@ pub struct Authenticate {
 
 impl Authenticate {
     pub fn with_tokens(tokens: impl IntoIterator<Item = String>) -> Self {
-        Self {
-            tokens: tokens.into_iter().map(protocol::Secret).collect(),
-        }
+        Self { tokens: tokens.into_iter().map(protocol::Secret).collect() }
     }
 }
 
@@ -29,10 +27,7 @@ impl Handler for Authenticate {
         // right. The token itself is never logged.
         let offered = request.token.0.as_bytes();
         let known = self.tokens.is_empty()
-            || self
-                .tokens
-                .iter()
-                .any(|token| bool::from(token.0.as_bytes().ct_eq(offered)));
+            || self.tokens.iter().any(|token| bool::from(token.0.as_bytes().ct_eq(offered)));
         if !known {
             return Err(Rejection::new(ErrorCode::Unauthorized, "unknown token"));
         }

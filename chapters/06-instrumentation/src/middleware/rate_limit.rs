@@ -18,10 +18,7 @@ impl Middleware for RateLimit {
 
     fn call(&self, cx: &mut Cx<'_>, message: &mut Inbound, next: Next<'_>) -> Outcome {
         if !cx.state.bucket.try_take() {
-            return Err(Rejection::new(
-                ErrorCode::RateLimited,
-                "too many messages; slow down",
-            ));
+            return Err(Rejection::new(ErrorCode::RateLimited, "too many messages; slow down"));
         }
         next.run(cx, message)
     }
