@@ -25,10 +25,12 @@ pub async fn request(
     body: &str,
 ) -> Result<Response> {
     let mut stream = TcpStream::connect(addr).await?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    // We read until the server closes, so ask it to (unless the caller says otherwise).
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("connection")) {
+        request.push_str("Connection: close\r\n");
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -44,11 +46,7 @@ pub async fn request(
         .nth(1)
         .and_then(|code| code.parse().ok())
         .context("no status line")?;
-    Ok(Response {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    })
+    Ok(Response { status, head: head.to_owned(), body: body.to_owned() })
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Result<Response> {

@@ -34,18 +34,11 @@ impl Middleware for Pass {
 
 fn unlimited() -> Config {
     let max = NonZeroU32::MAX;
-    Config {
-        rate_limit: max,
-        rate_burst: max,
-        ..Config::default()
-    }
+    Config { rate_limit: max, rate_burst: max, ..Config::default() }
 }
 
 fn bench_dispatch(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _guard = runtime.enter();
     let config = unlimited();
     let registry = Registry::new();
@@ -55,10 +48,8 @@ fn bench_dispatch(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("chain/dispatch");
     for links in [0, 1, 4, 8] {
-        let chain = (0..links).fold(
-            Chain::new(Router::new().route(handlers::Echo)),
-            |chain, _| chain.with(Pass),
-        );
+        let chain = (0..links)
+            .fold(Chain::new(Router::new().route(handlers::Echo)), |chain, _| chain.with(Pass));
         group.bench_function(format!("links={links}"), |b| {
             b.iter(|| chain.dispatch(registration.id(), &registry, &mut state, black_box(ECHO)))
         });
@@ -72,21 +63,14 @@ fn bench_dispatch(c: &mut Criterion) {
 
 fn bench_envelope(c: &mut Criterion) {
     let mut group = c.benchmark_group("envelope");
-    group.bench_function("decode/publish", |b| {
-        b.iter(|| protocol::decode(black_box(PUBLISH)))
-    });
+    group.bench_function("decode/publish", |b| b.iter(|| protocol::decode(black_box(PUBLISH))));
     let message = ServerMessage::Message {
         room: "lobby".into(),
         from: "12345".into(),
         data: json!({"text": "hello, world", "n": 42}),
-        trace: TraceId {
-            session: 12345,
-            seq: 42,
-        },
+        trace: TraceId { session: 12345, seq: 42 },
     };
-    group.bench_function("encode/message", |b| {
-        b.iter(|| protocol::encode(black_box(&message)))
-    });
+    group.bench_function("encode/message", |b| b.iter(|| protocol::encode(black_box(&message))));
     group.finish();
 }
 

@@ -16,9 +16,7 @@ fn per_message() {
 
 fn bench_recording(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics/record");
-    group.bench_function("counter/no_recorder", |b| {
-        b.iter(metrics::connection_opened)
-    });
+    group.bench_function("counter/no_recorder", |b| b.iter(metrics::connection_opened));
     group.bench_function("per_message/no_recorder", |b| b.iter(per_message));
 
     let recorder = prometheus_recorder();

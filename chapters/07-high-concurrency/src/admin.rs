@@ -60,9 +60,7 @@ pub async fn serve(
             handle.run_upkeep();
         }
     });
-    if let Err(error) = axum::serve(listener, router(admin))
-        .with_graceful_shutdown(shutdown)
-        .await
+    if let Err(error) = axum::serve(listener, router(admin)).with_graceful_shutdown(shutdown).await
     {
         warn!(%error, "admin listener failed");
     }
@@ -70,10 +68,7 @@ pub async fn serve(
 }
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        admin.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], admin.metrics.render())
 }
 
 async fn healthz(State(admin): State<Admin>) -> impl IntoResponse {

@@ -47,9 +47,7 @@ impl App {
 pub fn standard_chain(config: &Config) -> Chain {
     let router = Router::new()
         .route(handlers::Echo)
-        .route(handlers::Authenticate::with_tokens(Tokens::new(
-            config.auth_tokens.clone(),
-        )))
+        .route(handlers::Authenticate::with_tokens(Tokens::new(config.auth_tokens.clone())))
         .route(handlers::Join)
         .route(handlers::Leave)
         .route(handlers::Publish)
@@ -58,9 +56,7 @@ pub fn standard_chain(config: &Config) -> Chain {
     Chain::new(router)
         .with(middleware::Lifecycle)
         .with(middleware::RateLimit::closing_after(config.abuse_strikes))
-        .with(middleware::RequireAuth::allowing(
-            config.allow_anonymous.clone(),
-        ))
+        .with(middleware::RequireAuth::allowing(config.allow_anonymous.clone()))
         .with(middleware::Validate)
 }
 // ANCHOR_END: standard_chain

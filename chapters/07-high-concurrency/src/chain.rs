@@ -97,11 +97,7 @@ pub trait Handler: Send + Sync + 'static {
 
 impl Rejection {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            by: "",
-        }
+        Self { code, message: message.into(), by: "" }
     }
 
     /// Names the rejecting link, unless a link further down already did.
@@ -117,10 +113,9 @@ impl From<RegistryError> for Rejection {
     fn from(error: RegistryError) -> Self {
         match error {
             RegistryError::NotInRoom => Rejection::new(ErrorCode::NotInRoom, "join the room first"),
-            RegistryError::NoSuchSession => Rejection::new(
-                ErrorCode::NoSuchSession,
-                "no session with that id is connected",
-            ),
+            RegistryError::NoSuchSession => {
+                Rejection::new(ErrorCode::NoSuchSession, "no session with that id is connected")
+            }
         }
     }
 }
@@ -141,12 +136,8 @@ impl Next<'_> {
         };
         let _span = debug_span!("link", name = link.name()).entered();
         debug!("enter");
-        let next = Next {
-            links: rest,
-            router: self.router,
-        };
-        link.call(cx, message, next)
-            .map_err(|rejection| rejection.by(link.name()))
+        let next = Next { links: rest, router: self.router };
+        link.call(cx, message, next).map_err(|rejection| rejection.by(link.name()))
     }
 }
 // ANCHOR_END: next
@@ -183,20 +174,14 @@ impl Router {
     /// Registers `handler` for its message type. One line per message type.
     pub fn route<H: Handler>(mut self, handler: H) -> Self {
         let previous = self.routes.insert(H::TYPE, Box::new(handler));
-        assert!(
-            previous.is_none(),
-            "two handlers for message type `{}`",
-            H::TYPE
-        );
+        assert!(previous.is_none(), "two handlers for message type `{}`", H::TYPE);
         self
     }
 
     /// The metric label for a message type: the type itself if a handler serves it. A type
     /// the client made up becomes `unknown`, so clients cannot create new series.
     pub fn label(&self, kind: &str) -> &'static str {
-        self.routes
-            .get_key_value(kind)
-            .map_or("unknown", |(known, _)| *known)
+        self.routes.get_key_value(kind).map_or("unknown", |(known, _)| *known)
     }
 
     /// Every message type with a handler.
@@ -226,10 +211,7 @@ pub struct Chain {
 
 impl Chain {
     pub fn new(router: Router) -> Self {
-        Self {
-            links: Vec::new(),
-            router,
-        }
+        Self { links: Vec::new(), router }
     }
 
     /// Appends a link. One line per middleware.
@@ -283,19 +265,11 @@ impl Chain {
             fields: envelope.fields,
             len: text.len(),
         };
-        let mut cx = Cx {
-            session,
-            trace,
-            registry,
-            state,
-        };
+        let mut cx = Cx { session, trace, registry, state };
 
         // A bug in one handler must not end the session, let alone the server: the client gets
         // an `internal` error with the trace id, the log gets the panic with the same id.
-        let next = Next {
-            links: &self.links,
-            router: &self.router,
-        };
+        let next = Next { links: &self.links, router: &self.router };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| next.run(&mut cx, &mut message)))
             .unwrap_or_else(|panic| {
                 error!(%trace, msg_type = %message.kind, panic = panic_message(&*panic), "handler panicked");
@@ -303,15 +277,8 @@ impl Chain {
             });
 
         match outcome {
-            Ok(Reply::Ack) => ServerMessage::Ack {
-                id: message.id,
-                trace,
-            },
-            Ok(Reply::Echo(data)) => ServerMessage::Echo {
-                id: message.id,
-                trace,
-                data,
-            },
+            Ok(Reply::Ack) => ServerMessage::Ack { id: message.id, trace },
+            Ok(Reply::Echo(data)) => ServerMessage::Echo { id: message.id, trace, data },
             Err(rejection) => {
                 metrics::error_sent(rejection.code.as_str());
                 ServerMessage::Error {

@@ -75,20 +75,11 @@ pub struct Config {
 
     /// Origins browsers may connect from (comma-separated). Empty: any. Requests without an
     /// `Origin` header (non-browser clients) are not affected.
-    #[arg(
-        long = "allowed-origin",
-        env = "WS_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "allowed-origin", env = "WS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
     /// Message types a session may send before it authenticates (`auth` always).
-    #[arg(
-        long,
-        env = "WS_ALLOW_ANONYMOUS",
-        value_delimiter = ',',
-        default_value = "echo"
-    )]
+    #[arg(long, env = "WS_ALLOW_ANONYMOUS", value_delimiter = ',', default_value = "echo")]
     pub allow_anonymous: Vec<String>,
 
     /// Messages a second each session may send, on average.

@@ -39,13 +39,7 @@ impl Heartbeat {
         let mut ticks = tokio::time::interval_at(now + interval, interval);
         // A session busy for a while pings once when it is free again, not in a burst.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Self {
-            ticks,
-            timeout,
-            last_seen: now,
-            in_flight: None,
-            next_nonce: 0,
-        }
+        Self { ticks, timeout, last_seen: now, in_flight: None, next_nonce: 0 }
     }
 
     /// Any frame from the peer proves it is alive.
@@ -105,21 +99,14 @@ mod tests {
         let start = Instant::now();
         while let Beat::Ping(_) = heartbeat.tick().await {}
         let dead_after = start.elapsed();
-        assert!(
-            dead_after >= TIMEOUT && dead_after <= TIMEOUT + INTERVAL,
-            "{dead_after:?}"
-        );
+        assert!(dead_after >= TIMEOUT && dead_after <= TIMEOUT + INTERVAL, "{dead_after:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn only_the_newest_ping_s_pong_counts() {
         let mut heartbeat = Heartbeat::new(INTERVAL, TIMEOUT);
-        let Beat::Ping(old) = heartbeat.tick().await else {
-            panic!()
-        };
-        let Beat::Ping(new) = heartbeat.tick().await else {
-            panic!()
-        };
+        let Beat::Ping(old) = heartbeat.tick().await else { panic!() };
+        let Beat::Ping(new) = heartbeat.tick().await else { panic!() };
         assert_eq!(heartbeat.pong(b"unsolicited"), None);
         assert_eq!(heartbeat.pong(&old), None);
         assert!(heartbeat.pong(&new).is_some());

@@ -36,16 +36,8 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %admin_addr, "admin on http://{admin_addr}/metrics, /healthz, /log-level");
 
     let app = App::new(cli.config);
-    let admin = admin::Admin {
-        app: Arc::clone(&app),
-        metrics: handle,
-        log,
-    };
-    tokio::spawn(admin::serve(
-        admin_listener,
-        admin,
-        app.shutdown.clone().cancelled_owned(),
-    ));
+    let admin = admin::Admin { app: Arc::clone(&app), metrics: handle, log };
+    tokio::spawn(admin::serve(admin_listener, admin, app.shutdown.clone().cancelled_owned()));
     ch07_high_concurrency::serve(listener, app, shared::shutdown::signal()).await;
     Ok(())
 }

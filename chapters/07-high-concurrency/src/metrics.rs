@@ -38,16 +38,7 @@ pub fn prometheus_recorder() -> PrometheusRecorder {
         0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5,
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     ];
-    const SIZE: &[f64] = &[
-        64.0,
-        256.0,
-        1024.0,
-        4096.0,
-        16_384.0,
-        65_536.0,
-        262_144.0,
-        1_048_576.0,
-    ];
+    const SIZE: &[f64] = &[64.0, 256.0, 1024.0, 4096.0, 16_384.0, 65_536.0, 262_144.0, 1_048_576.0];
     const LIFETIME: &[f64] = &[1.0, 10.0, 60.0, 300.0, 1800.0, 3600.0, 21_600.0, 86_400.0];
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(HANDLER_DURATION.into()), LATENCY)
@@ -62,34 +53,20 @@ pub fn prometheus_recorder() -> PrometheusRecorder {
 pub fn describe() {
     describe_counter!(CONNECTIONS_OPENED, "TCP connections accepted");
     describe_counter!(CONNECTIONS_CLOSED, "Sessions ended, by reason");
-    describe_counter!(
-        HANDSHAKE_FAILURES,
-        "Connections that failed the WebSocket handshake"
-    );
+    describe_counter!(HANDSHAKE_FAILURES, "Connections that failed the WebSocket handshake");
     describe_counter!(MESSAGES_RECEIVED, "Messages received, by type");
     describe_counter!(MESSAGES_SENT, "Messages sent, by type");
     describe_counter!(ERRORS, "Error replies sent, by code");
-    describe_counter!(
-        HEARTBEAT_TIMEOUTS,
-        "Sessions closed for missing their heartbeats"
-    );
+    describe_counter!(HEARTBEAT_TIMEOUTS, "Sessions closed for missing their heartbeats");
     describe_counter!(
         QUEUE_DROPS,
         "Messages dropped because a recipient's outbound queue was full"
     );
     describe_gauge!(SESSIONS_ACTIVE, "Sessions registered now");
     describe_gauge!(ROOMS_ACTIVE, "Rooms with at least one member now");
-    describe_histogram!(
-        HANDLER_DURATION,
-        Unit::Seconds,
-        "Time through the chain, by message type"
-    );
+    describe_histogram!(HANDLER_DURATION, Unit::Seconds, "Time through the chain, by message type");
     describe_histogram!(HEARTBEAT_RTT, Unit::Seconds, "Ping to Pong round-trip time");
-    describe_histogram!(
-        MESSAGE_SIZE,
-        Unit::Bytes,
-        "Size of data frames, by direction"
-    );
+    describe_histogram!(MESSAGE_SIZE, Unit::Bytes, "Size of data frames, by direction");
     describe_histogram!(SESSION_DURATION, Unit::Seconds, "How long sessions lasted");
 }
 

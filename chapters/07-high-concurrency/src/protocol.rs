@@ -122,18 +122,9 @@ pub enum ServerMessage {
         data: Value,
     },
     /// Published to a room this session joined.
-    Message {
-        room: String,
-        from: String,
-        data: Value,
-        trace: TraceId,
-    },
+    Message { room: String, from: String, data: Value, trace: TraceId },
     /// Sent to this session alone.
-    Direct {
-        from: String,
-        data: Value,
-        trace: TraceId,
-    },
+    Direct { from: String, data: Value, trace: TraceId },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
@@ -220,11 +211,8 @@ pub struct ProtocolError {
 /// Checks the envelope of one text frame. One parse, into a generic JSON object; the handler's
 /// request type is then read from that object without touching the text again.
 pub fn decode(text: &str) -> Result<Envelope, ProtocolError> {
-    let invalid = |message: String| ProtocolError {
-        id: None,
-        code: ErrorCode::InvalidJson,
-        message,
-    };
+    let invalid =
+        |message: String| ProtocolError { id: None, code: ErrorCode::InvalidJson, message };
     let mut fields = match serde_json::from_str(text) {
         Ok(Value::Object(fields)) => fields,
         Ok(_) => return Err(invalid("a message is a JSON object".into())),
@@ -243,11 +231,7 @@ pub fn decode(text: &str) -> Result<Envelope, ProtocolError> {
 // ANCHOR_END: decode
 
 fn bad_request(id: Option<String>, message: &str) -> ProtocolError {
-    ProtocolError {
-        id,
-        code: ErrorCode::BadRequest,
-        message: message.into(),
-    }
+    ProtocolError { id, code: ErrorCode::BadRequest, message: message.into() }
 }
 
 /// Serializes a message. Our types always serialize, so a failure here is a bug.
@@ -261,10 +245,7 @@ mod tests {
 
     use super::*;
 
-    const TRACE: TraceId = TraceId {
-        session: 7,
-        seq: 42,
-    };
+    const TRACE: TraceId = TraceId { session: 7, seq: 42 };
 
     fn encoded(message: &ServerMessage) -> Value {
         serde_json::from_str(&encode(message)).unwrap()
@@ -273,10 +254,7 @@ mod tests {
     #[test]
     fn decodes_the_envelope_and_keeps_the_other_fields() {
         let envelope = decode(r#"{"type":"join","id":"1","room":"lobby"}"#).unwrap();
-        assert_eq!(
-            (envelope.kind.as_str(), envelope.id.as_deref()),
-            ("join", Some("1"))
-        );
+        assert_eq!((envelope.kind.as_str(), envelope.id.as_deref()), ("join", Some("1")));
         assert_eq!(Value::Object(envelope.fields), json!({"room": "lobby"}));
     }
 
@@ -284,39 +262,21 @@ mod tests {
     fn typed_requests_read_from_the_fields() {
         let envelope = decode(r#"{"type":"publish","room":"r","data":{"x":[1]}}"#).unwrap();
         let publish: Publish = serde_json::from_value(Value::Object(envelope.fields)).unwrap();
-        assert_eq!(
-            publish,
-            Publish {
-                room: "r".into(),
-                data: json!({"x": [1]})
-            }
-        );
+        assert_eq!(publish, Publish { room: "r".into(), data: json!({"x": [1]}) });
     }
 
     #[test]
     fn bad_envelopes_are_explained() {
-        let code_and_id = |text: &str| {
-            decode(text)
-                .map(drop)
-                .map_err(|error| (error.code, error.id))
-        };
-        assert_eq!(
-            code_and_id("{not json"),
-            Err((ErrorCode::InvalidJson, None))
-        );
+        let code_and_id =
+            |text: &str| decode(text).map(drop).map_err(|error| (error.code, error.id));
+        assert_eq!(code_and_id("{not json"), Err((ErrorCode::InvalidJson, None)));
         assert_eq!(code_and_id("[1]"), Err((ErrorCode::InvalidJson, None)));
-        assert_eq!(
-            code_and_id(r#"{"id":"x"}"#),
-            Err((ErrorCode::BadRequest, Some("x".into())))
-        );
+        assert_eq!(code_and_id(r#"{"id":"x"}"#), Err((ErrorCode::BadRequest, Some("x".into()))));
         assert_eq!(
             code_and_id(r#"{"type":5,"id":"x"}"#),
             Err((ErrorCode::BadRequest, Some("x".into())))
         );
-        assert_eq!(
-            code_and_id(r#"{"type":"echo","id":5}"#),
-            Err((ErrorCode::BadRequest, None))
-        );
+        assert_eq!(code_and_id(r#"{"type":"echo","id":5}"#), Err((ErrorCode::BadRequest, None)));
     }
 
     #[test]
@@ -328,16 +288,11 @@ mod tests {
     #[test]
     fn encodes_the_wire_format_with_trace_ids() {
         assert_eq!(
-            encoded(&ServerMessage::Welcome {
-                session: "7".into()
-            }),
+            encoded(&ServerMessage::Welcome { session: "7".into() }),
             json!({"type":"welcome","session":"7"})
         );
         assert_eq!(
-            encoded(&ServerMessage::Ack {
-                id: Some("1".into()),
-                trace: TRACE
-            }),
+            encoded(&ServerMessage::Ack { id: Some("1".into()), trace: TRACE }),
             json!({"type":"ack","id":"1","trace":"7-42"})
         );
         assert_eq!(

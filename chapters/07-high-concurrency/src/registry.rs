@@ -46,10 +46,7 @@ pub struct Outgoing {
 
 impl Outgoing {
     fn encode(message: &ServerMessage) -> Self {
-        Self {
-            msg_type: message.kind(),
-            frame: Utf8Bytes::from(protocol::encode(message)),
-        }
+        Self { msg_type: message.kind(), frame: Utf8Bytes::from(protocol::encode(message)) }
     }
 }
 
@@ -146,10 +143,7 @@ impl Registry {
 
     /// A registry that applies `policy` to a session whose outbound queue is full.
     pub fn with_policy(policy: SlowConsumer) -> Arc<Self> {
-        Arc::new(Self {
-            policy,
-            ..Self::default()
-        })
+        Arc::new(Self { policy, ..Self::default() })
     }
 
     // ANCHOR: register
@@ -157,20 +151,12 @@ impl Registry {
     pub fn register(self: &Arc<Self>, outbound: Outbound) -> Registration {
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
         let kick = CancellationToken::new();
-        let member = Member {
-            outbound,
-            kick: kick.clone(),
-            rooms: HashSet::new(),
-        };
+        let member = Member { outbound, kick: kick.clone(), rooms: HashSet::new() };
         let mut inner = self.lock();
         inner.sessions.insert(id, member);
         inner.record_population();
         drop(inner);
-        Registration {
-            registry: Arc::clone(self),
-            id,
-            kick,
-        }
+        Registration { registry: Arc::clone(self), id, kick }
     }
 
     fn unregister(&self, id: SessionId) {
@@ -188,10 +174,7 @@ impl Registry {
     /// Adds the session to a room, creating the room if needed. Joining twice is harmless.
     pub fn join(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
         let mut inner = self.lock();
-        let member = inner
-            .sessions
-            .get_mut(&id)
-            .ok_or(RegistryError::NoSuchSession)?;
+        let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
         if member.rooms.insert(room.to_owned()) {
             inner.rooms.entry(room.to_owned()).or_default().insert(id);
             inner.record_population();
@@ -202,10 +185,7 @@ impl Registry {
     /// Removes the session from a room; the last one out removes the room.
     pub fn leave(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
         let mut inner = self.lock();
-        let member = inner
-            .sessions
-            .get_mut(&id)
-            .ok_or(RegistryError::NoSuchSession)?;
+        let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
         if !member.rooms.remove(room) {
             return Err(RegistryError::NotInRoom);
         }
@@ -225,10 +205,7 @@ impl Registry {
     ) -> Result<Delivery, RegistryError> {
         let frame = Outgoing::encode(message);
         let inner = self.lock();
-        let members = inner
-            .rooms
-            .get(room)
-            .filter(|members| members.contains(&from));
+        let members = inner.rooms.get(room).filter(|members| members.contains(&from));
         let members = members.ok_or(RegistryError::NotInRoom)?;
         let mut delivery = Delivery::default();
         for &id in members.iter().filter(|&&id| id != from) {
@@ -275,14 +252,8 @@ impl Registry {
 
     /// The members of a room, sorted (empty if there is no such room).
     pub fn members(&self, room: &str) -> Vec<SessionId> {
-        let mut members: Vec<_> = self
-            .lock()
-            .rooms
-            .get(room)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let mut members: Vec<_> =
+            self.lock().rooms.get(room).into_iter().flatten().copied().collect();
         members.sort_unstable();
         members
     }
@@ -290,9 +261,7 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that
         // matters more than losing every session, so keep serving.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -397,10 +366,7 @@ mod tests {
         assert_eq!(registry.room_count(), 1);
         registry.leave(a.id(), "lobby").unwrap();
         assert_eq!(registry.room_count(), 0);
-        assert_eq!(
-            registry.leave(a.id(), "lobby"),
-            Err(RegistryError::NotInRoom)
-        );
+        assert_eq!(registry.leave(a.id(), "lobby"), Err(RegistryError::NotInRoom));
     }
 
     #[test]
@@ -414,13 +380,7 @@ mod tests {
             registry.join(member.id(), "r").unwrap();
         }
         let delivery = registry.publish(a.id(), "r", &message(1)).unwrap();
-        assert_eq!(
-            delivery,
-            Delivery {
-                delivered: 2,
-                dropped: 0
-            }
-        );
+        assert_eq!(delivery, Delivery { delivered: 2, dropped: 0 });
         let (to_b, to_c) = (rb.try_recv().unwrap(), rc.try_recv().unwrap());
         assert_eq!(to_b.frame, to_c.frame);
         assert_eq!(to_b.msg_type, "message");
@@ -435,14 +395,8 @@ mod tests {
         let (a, _ra) = session(&registry, 1);
         let (b, _rb) = session(&registry, 1);
         registry.join(b.id(), "r").unwrap();
-        assert_eq!(
-            registry.publish(a.id(), "r", &message(1)),
-            Err(RegistryError::NotInRoom)
-        );
-        assert_eq!(
-            registry.publish(a.id(), "nowhere", &message(1)),
-            Err(RegistryError::NotInRoom)
-        );
+        assert_eq!(registry.publish(a.id(), "r", &message(1)), Err(RegistryError::NotInRoom));
+        assert_eq!(registry.publish(a.id(), "nowhere", &message(1)), Err(RegistryError::NotInRoom));
     }
 
     #[test]
@@ -452,19 +406,10 @@ mod tests {
         let (slow, _rslow) = session(&registry, 1);
         registry.join(a.id(), "r").unwrap();
         registry.join(slow.id(), "r").unwrap();
-        assert_eq!(
-            registry
-                .publish(a.id(), "r", &message(1))
-                .unwrap()
-                .delivered,
-            1
-        );
+        assert_eq!(registry.publish(a.id(), "r", &message(1)).unwrap().delivered, 1);
         assert_eq!(
             registry.publish(a.id(), "r", &message(2)).unwrap(),
-            Delivery {
-                delivered: 0,
-                dropped: 1
-            }
+            Delivery { delivered: 0, dropped: 1 }
         );
     }
 
@@ -474,10 +419,7 @@ mod tests {
         let (a, _ra) = session(&registry, 1);
         let id = a.id();
         drop(a);
-        assert_eq!(
-            registry.send_to(id, &message(1)),
-            Err(RegistryError::NoSuchSession)
-        );
+        assert_eq!(registry.send_to(id, &message(1)), Err(RegistryError::NoSuchSession));
     }
 
     #[tokio::test]

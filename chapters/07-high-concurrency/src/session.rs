@@ -83,18 +83,11 @@ fn read_error(error: &tungstenite::Error) -> (CloseReason, Option<(CloseCode, &'
         Error::Io(_) | Error::Protocol(Wire::ResetWithoutClosingHandshake) => {
             (CloseReason::IoError, None)
         }
-        Error::Utf8(_) => (
-            CloseReason::ProtocolError,
-            Some((CloseCode::Invalid, "invalid UTF-8")),
-        ),
-        Error::Capacity(_) => (
-            CloseReason::ProtocolError,
-            Some((CloseCode::Size, "message too big")),
-        ),
-        _ => (
-            CloseReason::ProtocolError,
-            Some((CloseCode::Protocol, "protocol error")),
-        ),
+        Error::Utf8(_) => (CloseReason::ProtocolError, Some((CloseCode::Invalid, "invalid UTF-8"))),
+        Error::Capacity(_) => {
+            (CloseReason::ProtocolError, Some((CloseCode::Size, "message too big")))
+        }
+        _ => (CloseReason::ProtocolError, Some((CloseCode::Protocol, "protocol error"))),
     }
 }
 // ANCHOR_END: read_error
@@ -126,9 +119,10 @@ pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, authenticated: 
         state,
         counts: Counts::default(),
         session,
+        registration: &registration,
         app,
     };
-    let reason = link.serve(&registration).await;
+    let reason = link.serve().await;
     let counts = link.counts;
 
     // Unregister before saying so: once "session closed" is logged, no one can reach us.
@@ -160,20 +154,16 @@ struct Link<'a> {
     state: SessionState,
     counts: Counts,
     session: SessionId,
+    registration: &'a Registration,
     app: &'a App,
 }
 
 impl Link<'_> {
     // ANCHOR: serve_frames
-    async fn serve(&mut self, registration: &Registration) -> CloseReason {
-        let welcome = ServerMessage::Welcome {
-            session: self.session.to_string(),
-        };
-        if let Err(error) = self
-            .send(welcome.kind(), protocol::encode(&welcome).into())
-            .await
-        {
-            return write_error(&error);
+    async fn serve(&mut self) -> CloseReason {
+        let welcome = ServerMessage::Welcome { session: self.session.to_string() };
+        if let Err(reason) = self.send(welcome.kind(), protocol::encode(&welcome).into()).await {
+            return self.stop(reason).await;
         }
         loop {
             let (msg_type, frame) = tokio::select! {
@@ -223,21 +213,14 @@ impl Link<'_> {
                         return CloseReason::HeartbeatTimeout;
                     }
                 },
-                () = registration.kicked() => {
-                    warn!("slow consumer: closing the session");
-                    self.close(CloseCode::Again, "slow consumer").await;
-                    return CloseReason::Kicked;
-                }
+                () = self.registration.kicked() => return self.stop(CloseReason::Kicked).await,
                 () = self.app.shutdown.cancelled() => return self.shut_down().await,
             };
-            if let Err(error) = self.send(msg_type, frame).await {
-                return write_error(&error);
+            if let Err(reason) = self.send(msg_type, frame).await {
+                return self.stop(reason).await;
             }
             if self.state.close.take().is_some() {
-                warn!(
-                    strikes = self.state.strikes,
-                    "rate limit abuse: closing the session"
-                );
+                warn!(strikes = self.state.strikes, "rate limit abuse: closing the session");
                 self.close(CloseCode::Policy, "rate limit exceeded").await;
                 return CloseReason::Policy;
             }
@@ -279,17 +262,38 @@ impl Link<'_> {
     }
     // ANCHOR_END: shut_down
 
-    /// Writes one data message, and counts it.
-    async fn send(
-        &mut self,
-        msg_type: &'static str,
-        frame: Utf8Bytes,
-    ) -> Result<(), tungstenite::Error> {
+    // ANCHOR: send
+    /// Writes one data message, and counts it. A write waits while the peer's buffers are full;
+    /// it gives up when the registry kicks the session or after the heartbeat timeout, so a
+    /// peer that stopped reading cannot hold the session (and its memory) forever.
+    async fn send(&mut self, msg_type: &'static str, frame: Utf8Bytes) -> Result<(), CloseReason> {
         metrics::message_sent(msg_type, frame.len());
         debug!(msg_type, len = frame.len(), "message sent");
         self.counts.sent += 1;
-        self.ws.send(Message::Text(frame)).await
+        let stall = self.app.config.heartbeat_timeout;
+        let write = tokio::time::timeout(stall, self.ws.send(Message::Text(frame)));
+        tokio::select! {
+            written = write => match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(write_error(&error)),
+                Err(_) => {
+                    warn!("write stalled for the heartbeat timeout: the peer is not reading");
+                    Err(CloseReason::Kicked)
+                }
+            },
+            () = self.registration.kicked() => Err(CloseReason::Kicked),
+        }
     }
+
+    /// Ends the session for `reason`, with the Close frame that reason calls for.
+    async fn stop(&mut self, reason: CloseReason) -> CloseReason {
+        if reason == CloseReason::Kicked {
+            warn!("slow consumer: closing the session");
+            self.close(CloseCode::Again, "slow consumer").await;
+        }
+        reason
+    }
+    // ANCHOR_END: send
 
     async fn close(&mut self, code: CloseCode, reason: &'static str) {
         close(self.ws, code, reason).await;
@@ -300,14 +304,8 @@ impl Link<'_> {
 /// Sends a Close frame and gives up after a short grace period: the connection is dropped
 /// right after either way, because a peer we are closing on is often one that stopped reading.
 async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame)))
-        .await
-        .is_err()
-    {
+    let frame = CloseFrame { code, reason: reason.into() };
+    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await.is_err() {
         debug!("peer did not take our Close frame in time");
     }
 }

@@ -46,10 +46,7 @@ impl SessionState {
     /// A fresh trace id for the session's next inbound message.
     pub fn next_trace(&mut self, session: SessionId) -> TraceId {
         self.next_seq += 1;
-        TraceId {
-            session: session.get(),
-            seq: self.next_seq,
-        }
+        TraceId { session: session.get(), seq: self.next_seq }
     }
 }
 

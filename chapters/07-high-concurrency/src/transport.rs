@@ -31,11 +31,7 @@ use crate::{app::App, metrics, session};
 /// Binds the listener with an accept queue of `backlog` connections: a burst of thousands of
 /// connects must wait in the kernel's queue, not be refused by it.
 pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(backlog)
@@ -78,22 +74,13 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     // ANCHOR_END: accept_loop
     // ANCHOR: shutdown
     drop(listener);
-    info!(
-        sessions = app.registry.session_count(),
-        "shutting down: closing every session"
-    );
+    info!(sessions = app.registry.session_count(), "shutting down: closing every session");
     app.shutdown.cancel();
     sessions.close();
     // Sessions flush their queues within the grace period; after it, they are dropped.
     let deadline = app.config.shutdown_grace + Duration::from_secs(1);
-    if tokio::time::timeout(deadline, sessions.wait())
-        .await
-        .is_err()
-    {
-        warn!(
-            remaining = sessions.len(),
-            "shutdown grace period over: dropping the rest"
-        );
+    if tokio::time::timeout(deadline, sessions.wait()).await.is_err() {
+        warn!(remaining = sessions.len(), "shutdown grace period over: dropping the rest");
     }
     info!("shutdown complete");
     // ANCHOR_END: shutdown
@@ -106,6 +93,7 @@ fn is_out_of_descriptors(error: &io::Error) -> bool {
 }
 
 // ANCHOR: connection
+#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
 async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>, app: Arc<App>) {
     debug!("connection accepted");
     // Small messages should leave now, not wait for Nagle's algorithm to batch them.
@@ -124,11 +112,9 @@ async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>,
     let outcome = tokio::time::timeout(app.config.handshake_timeout, handshake).await;
     let refused = match outcome {
         Ok(Ok(_upgraded)) => None,
-        Ok(Err(error)) => Some(
-            upgrade
-                .refusal
-                .unwrap_or_else(|| Refusal::from_handshake_error(&error)),
-        ),
+        Ok(Err(error)) => {
+            Some(upgrade.refusal.unwrap_or_else(|| Refusal::from_handshake_error(&error)))
+        }
         Err(_) => Some(Refusal::TIMEOUT),
     };
     if let Some(refusal) = refused {
@@ -142,11 +128,9 @@ async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>,
         );
         if let Some(response) = refusal.raw_response() {
             // Best effort: the client may be gone already.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                stream.write_all(response.as_bytes()),
-            )
-            .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes()))
+                    .await;
         }
         return;
     }
@@ -167,28 +151,20 @@ struct Refusal {
 }
 
 impl Refusal {
-    const TIMEOUT: Self = Self {
-        reason: "timeout",
-        status: None,
-    };
+    const TIMEOUT: Self = Self { reason: "timeout", status: None };
 
     /// An error of tungstenite's own checks: answer it properly, 426 for a WebSocket version
     /// we do not speak, 400 for any other malformed upgrade.
     fn from_handshake_error(error: &tungstenite::Error) -> Self {
         use tungstenite::{Error, error::ProtocolError};
         match error {
-            Error::Protocol(ProtocolError::MissingSecWebSocketVersionHeader) => Self {
-                reason: "bad_version",
-                status: Some(StatusCode::UPGRADE_REQUIRED),
-            },
-            Error::Protocol(_) | Error::HttpFormat(_) | Error::Url(_) | Error::Utf8(_) => Self {
-                reason: "bad_request",
-                status: Some(StatusCode::BAD_REQUEST),
-            },
-            _ => Self {
-                reason: "io_error",
-                status: None,
-            },
+            Error::Protocol(ProtocolError::MissingSecWebSocketVersionHeader) => {
+                Self { reason: "bad_version", status: Some(StatusCode::UPGRADE_REQUIRED) }
+            }
+            Error::Protocol(_) | Error::HttpFormat(_) | Error::Url(_) | Error::Utf8(_) => {
+                Self { reason: "bad_request", status: Some(StatusCode::BAD_REQUEST) }
+            }
+            _ => Self { reason: "io_error", status: None },
         }
     }
 
@@ -218,26 +194,17 @@ struct Upgrade<'a> {
     refusal: Option<Refusal>,
 }
 
+#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
 impl<'a> Upgrade<'a> {
     fn new(app: &'a App, has_capacity: bool) -> Self {
-        Self {
-            app,
-            has_capacity,
-            path: String::new(),
-            authenticated: false,
-            refusal: None,
-        }
+        Self { app, has_capacity, path: String::new(), authenticated: false, refusal: None }
     }
 
     fn check(&mut self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
         let config = &self.app.config;
         self.path = request.uri().path().to_owned();
         if self.path != config.ws_path {
-            return self.refuse(
-                "not_found",
-                StatusCode::NOT_FOUND,
-                "no WebSocket endpoint here",
-            );
+            return self.refuse("not_found", StatusCode::NOT_FOUND, "no WebSocket endpoint here");
         }
         if !self.has_capacity {
             return self.refuse(
@@ -246,16 +213,10 @@ impl<'a> Upgrade<'a> {
                 "too many connections; retry later",
             );
         }
-        let origin = request
-            .headers()
-            .get("origin")
-            .and_then(|value| value.to_str().ok());
+        let origin = request.headers().get("origin").and_then(|value| value.to_str().ok());
         if let Some(origin) = origin {
             if !config.allowed_origins.is_empty()
-                && !config
-                    .allowed_origins
-                    .iter()
-                    .any(|allowed| allowed == origin)
+                && !config.allowed_origins.iter().any(|allowed| allowed == origin)
             {
                 return self.refuse(
                     "forbidden_origin",
@@ -286,10 +247,7 @@ impl<'a> Upgrade<'a> {
         status: StatusCode,
         body: &str,
     ) -> Result<Response, ErrorResponse> {
-        self.refusal = Some(Refusal {
-            reason,
-            status: None,
-        });
+        self.refusal = Some(Refusal { reason, status: None });
         let mut response = ErrorResponse::new(Some(body.to_owned()));
         *response.status_mut() = status;
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -304,17 +262,10 @@ impl<'a> Upgrade<'a> {
 /// `Authorization: Bearer <token>`, or `?token=<token>` for browsers (which cannot set headers
 /// on a WebSocket).
 fn upgrade_token(request: &Request) -> Option<&str> {
-    let bearer = request
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok());
+    let bearer = request.headers().get("authorization").and_then(|value| value.to_str().ok());
     if let Some(token) = bearer.and_then(|value| value.strip_prefix("Bearer ")) {
         return Some(token);
     }
-    request
-        .uri()
-        .query()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("token="))
+    request.uri().query()?.split('&').find_map(|pair| pair.strip_prefix("token="))
 }
 // ANCHOR_END: upgrade_checks

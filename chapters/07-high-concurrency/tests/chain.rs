@@ -16,11 +16,7 @@ use tokio::net::TcpListener;
 async fn start(app: Arc<App>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(ch07_high_concurrency::serve(
-        listener,
-        app,
-        std::future::pending(),
-    ));
+    tokio::spawn(ch07_high_concurrency::serve(listener, app, std::future::pending()));
     addr
 }
 
@@ -45,16 +41,11 @@ async fn one_grep_for_a_trace_id_shows_the_whole_path_through_the_chain() {
     let addr = start(App::new(Config::default())).await;
     let mut client = connect(addr).await;
     let reply = request(&mut client, json!({"type":"join","id":"j1","room":"lobby"})).await;
-    let trace = reply["trace"]
-        .as_str()
-        .expect("the reply carries the trace id");
+    let trace = reply["trace"].as_str().expect("the reply carries the trace id");
 
     let needle = format!("trace={trace}");
     let line = logs.wait_for(&[&needle, "message handled"]).await;
-    assert!(
-        line.contains("outcome=\"ok\"") && line.contains("duration_us="),
-        "{line}"
-    );
+    assert!(line.contains("outcome=\"ok\"") && line.contains("duration_us="), "{line}");
 
     // Every line about this message, in order: each link, then the handler, then the outcome.
     let path: Vec<String> = logs.lines_with(&[&needle]);
@@ -72,53 +63,28 @@ async fn one_grep_for_a_trace_id_shows_the_whole_path_through_the_chain() {
         "message handled",
     ];
     let positions: Vec<usize> = steps.iter().map(|step| position(step)).collect();
-    assert!(
-        positions.is_sorted(),
-        "out of order: {positions:?}\n{}",
-        path.join("\n")
-    );
+    assert!(positions.is_sorted(), "out of order: {positions:?}\n{}", path.join("\n"));
     // The spans nest session > message > links, and name the session and the message type.
     let handled = &path[positions[4]];
-    assert!(
-        handled.contains("session{peer=") && handled.contains(" id="),
-        "{handled}"
-    );
-    assert!(
-        path[positions[4]].contains("msg_type=\"join\""),
-        "{}",
-        path[positions[4]]
-    );
+    assert!(handled.contains("session{peer=") && handled.contains(" id="), "{handled}");
+    assert!(path[positions[4]].contains("msg_type=\"join\""), "{}", path[positions[4]]);
 }
 
 #[tokio::test]
 async fn an_unauthenticated_session_may_only_do_what_is_allowed() {
-    let config = Config {
-        auth_tokens: vec!["s3cret".into()],
-        ..Config::default()
-    };
+    let config = Config { auth_tokens: vec!["s3cret".into()], ..Config::default() };
     let (_guard, logs) = capture::capture("ch07_high_concurrency=debug");
     let mut client = connect(start(App::new(config)).await).await;
 
     // `echo` is allowed anonymously by default; `join` is not.
-    assert_eq!(
-        request(&mut client, json!({"type":"echo","data":1})).await["type"],
-        "echo"
-    );
+    assert_eq!(request(&mut client, json!({"type":"echo","data":1})).await["type"], "echo");
     let reply = request(&mut client, json!({"type":"join","id":"j","room":"r"})).await;
-    assert_eq!(
-        (code(&reply), reply["id"].as_str()),
-        ("unauthenticated", Some("j"))
-    );
-    logs.wait_for(&["message rejected", "by=\"auth\"", "code=unauthenticated"])
-        .await;
+    assert_eq!((code(&reply), reply["id"].as_str()), ("unauthenticated", Some("j")));
+    logs.wait_for(&["message rejected", "by=\"auth\"", "code=unauthenticated"]).await;
 
     let reply = request(&mut client, json!({"type":"auth","id":"a","token":"guess"})).await;
     assert_eq!(code(&reply), "unauthorized");
-    let reply = request(
-        &mut client,
-        json!({"type":"auth","id":"a","token":"s3cret"}),
-    )
-    .await;
+    let reply = request(&mut client, json!({"type":"auth","id":"a","token":"s3cret"})).await;
     assert_eq!(reply["type"], "ack");
     let reply = request(&mut client, json!({"type":"join","id":"j","room":"r"})).await;
     assert_eq!(reply["type"], "ack");
@@ -144,14 +110,8 @@ async fn a_flood_is_rate_limited_and_the_bucket_refills() {
 
     // Ten a second: after a tenth of a second (of tokio's paused clock) one more goes through.
     tokio::time::advance(Duration::from_millis(100)).await;
-    assert_eq!(
-        request(&mut client, json!({"type":"echo","data":0})).await["type"],
-        "echo"
-    );
-    assert_eq!(
-        code(&request(&mut client, json!({"type":"echo","data":0})).await),
-        "rate_limited"
-    );
+    assert_eq!(request(&mut client, json!({"type":"echo","data":0})).await["type"], "echo");
+    assert_eq!(code(&request(&mut client, json!({"type":"echo","data":0})).await), "rate_limited");
 }
 
 #[tokio::test]
@@ -159,17 +119,9 @@ async fn out_of_range_values_are_rejected_by_validation() {
     let (_guard, logs) = capture::capture("ch07_high_concurrency=debug");
     let mut client = connect(start(App::new(Config::default())).await).await;
     let long_room = "r".repeat(middleware::MAX_ROOM_NAME + 1);
-    let reply = request(
-        &mut client,
-        json!({"type":"join","id":"j","room":long_room}),
-    )
-    .await;
-    assert_eq!(
-        (code(&reply), reply["id"].as_str()),
-        ("bad_request", Some("j"))
-    );
-    logs.wait_for(&["message rejected", "by=\"validate\""])
-        .await;
+    let reply = request(&mut client, json!({"type":"join","id":"j","room":long_room})).await;
+    assert_eq!((code(&reply), reply["id"].as_str()), ("bad_request", Some("j")));
+    logs.wait_for(&["message rejected", "by=\"validate\""]).await;
 
     let long_id = "i".repeat(middleware::MAX_ID + 1);
     let reply = request(&mut client, json!({"type":"join","id":long_id,"room":"r"})).await;
@@ -183,16 +135,8 @@ async fn bad_messages_get_an_error_with_code_id_and_trace_and_the_session_stays_
         ("{oops", "invalid_json", None),
         (r#"{"type":"dance","id":"d"}"#, "unknown_type", Some("d")),
         (r#"{"type":"join","id":"m"}"#, "bad_request", Some("m")),
-        (
-            r#"{"type":"join","id":"w","room":7}"#,
-            "bad_request",
-            Some("w"),
-        ),
-        (
-            r#"{"type":"join","id":"x","room":"r","extra":1}"#,
-            "bad_request",
-            Some("x"),
-        ),
+        (r#"{"type":"join","id":"w","room":7}"#, "bad_request", Some("w")),
+        (r#"{"type":"join","id":"x","room":"r","extra":1}"#, "bad_request", Some("x")),
     ];
     for (text, expected, id) in cases {
         client.send_text(text).await.unwrap();
@@ -231,46 +175,26 @@ async fn a_panicking_handler_answers_internal_and_the_session_survives() {
     let mut client = connect(addr).await;
 
     let reply = request(&mut client, json!({"type":"explode","id":"boom"})).await;
-    assert_eq!(
-        (code(&reply), reply["id"].as_str()),
-        ("internal", Some("boom"))
-    );
+    assert_eq!((code(&reply), reply["id"].as_str()), ("internal", Some("boom")));
     let trace = reply["trace"].as_str().unwrap();
     assert!(
         reply["message"].as_str().unwrap().contains(trace),
         "the client can quote the trace id"
     );
-    logs.wait_for(&[
-        "ERROR",
-        "handler panicked",
-        &format!("trace={trace}"),
-        "a bug in a handler",
-    ])
-    .await;
+    logs.wait_for(&["ERROR", "handler panicked", &format!("trace={trace}"), "a bug in a handler"])
+        .await;
 
     // The same session, and everyone else, carry on.
-    assert_eq!(
-        request(&mut client, json!({"type":"echo","data":1})).await["data"],
-        1
-    );
+    assert_eq!(request(&mut client, json!({"type":"echo","data":1})).await["data"], 1);
     let mut other = connect(addr).await;
-    assert_eq!(
-        request(&mut other, json!({"type":"echo","data":2})).await["data"],
-        2
-    );
+    assert_eq!(request(&mut other, json!({"type":"echo","data":2})).await["data"], 2);
 }
 
 #[test]
 fn the_standard_chain_has_its_links_in_order_and_a_handler_per_type() {
     let chain = app::standard_chain(&Config::default());
-    assert_eq!(
-        chain.link_names(),
-        ["lifecycle", "rate_limit", "auth", "validate"]
-    );
+    assert_eq!(chain.link_names(), ["lifecycle", "rate_limit", "auth", "validate"]);
     let mut types: Vec<_> = chain.router().types().collect();
     types.sort_unstable();
-    assert_eq!(
-        types,
-        ["auth", "direct", "echo", "join", "leave", "publish"]
-    );
+    assert_eq!(types, ["auth", "direct", "echo", "join", "leave", "publish"]);
 }

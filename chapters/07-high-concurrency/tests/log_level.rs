@@ -31,40 +31,24 @@ async fn put_log_level_takes_effect_without_a_restart() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let admin = Admin {
-        app: App::new(Config::default()),
-        metrics: prometheus_recorder().handle(),
-        log,
-    };
+    let admin =
+        Admin { app: App::new(Config::default()), metrics: prometheus_recorder().handle(), log };
     tokio::spawn(admin::serve(listener, admin, std::future::pending()));
 
-    let response = http::request(
-        addr,
-        "PUT",
-        "/log-level",
-        &[],
-        "info,ch07_high_concurrency=debug",
-    )
-    .await
-    .unwrap();
+    let response =
+        http::request(addr, "PUT", "/log-level", &[], "info,ch07_high_concurrency=debug")
+            .await
+            .unwrap();
     assert_eq!(response.status, 200, "{}", response.body);
     assert!(debug_enabled(), "debug logs are on after the PUT");
     assert!(
-        http::get(addr, "/log-level")
-            .await
-            .unwrap()
-            .body
-            .contains("ch07_high_concurrency=debug")
+        http::get(addr, "/log-level").await.unwrap().body.contains("ch07_high_concurrency=debug")
     );
 
-    let refused = http::request(addr, "PUT", "/log-level", &[], "info,[unclosed")
-        .await
-        .unwrap();
+    let refused = http::request(addr, "PUT", "/log-level", &[], "info,[unclosed").await.unwrap();
     assert_eq!(refused.status, 400);
     assert!(debug_enabled(), "a bad filter changes nothing");
 
-    http::request(addr, "PUT", "/log-level", &[], "info")
-        .await
-        .unwrap();
+    http::request(addr, "PUT", "/log-level", &[], "info").await.unwrap();
     assert!(!debug_enabled());
 }

@@ -22,11 +22,7 @@ async fn start() -> (SocketAddr, Arc<App>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = App::new(Config::default());
-    tokio::spawn(ch07_high_concurrency::serve(
-        listener,
-        Arc::clone(&app),
-        std::future::pending(),
-    ));
+    tokio::spawn(ch07_high_concurrency::serve(listener, Arc::clone(&app), std::future::pending()));
     (addr, app)
 }
 
@@ -44,10 +40,8 @@ fn series(recorder: &metrics_util::debugging::Snapshotter) -> HashMap<String, De
         .into_iter()
         .map(|(key, _, _, value)| {
             let key = key.key();
-            let mut labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}={}", l.key(), l.value()))
-                .collect();
+            let mut labels: Vec<String> =
+                key.labels().map(|l| format!("{}={}", l.key(), l.value())).collect();
             labels.sort();
             let name = if labels.is_empty() {
                 key.name().to_owned()
@@ -62,10 +56,9 @@ fn series(recorder: &metrics_util::debugging::Snapshotter) -> HashMap<String, De
 fn counter(series: &HashMap<String, DebugValue>, name: &str) -> u64 {
     match series.get(name) {
         Some(DebugValue::Counter(n)) => *n,
-        other => panic!(
-            "{name}: expected a counter, found {other:?}\nall series: {:#?}",
-            series.keys()
-        ),
+        other => {
+            panic!("{name}: expected a counter, found {other:?}\nall series: {:#?}", series.keys())
+        }
     }
 }
 
@@ -93,16 +86,10 @@ async fn a_scripted_session_is_counted() {
     let mut alice = connect(addr).await;
     let mut bob = connect(addr).await;
     for client in [&mut alice, &mut bob] {
-        client
-            .send_json(&json!({"type":"join","room":"r"}))
-            .await
-            .unwrap();
+        client.send_json(&json!({"type":"join","room":"r"})).await.unwrap();
         assert_eq!(client.recv_json().await.unwrap()["type"], "ack");
     }
-    alice
-        .send_json(&json!({"type":"publish","room":"r","data":"hi"}))
-        .await
-        .unwrap();
+    alice.send_json(&json!({"type":"publish","room":"r","data":"hi"})).await.unwrap();
     assert_eq!(alice.recv_json().await.unwrap()["type"], "ack");
     assert_eq!(bob.recv_json().await.unwrap()["type"], "message");
     alice.send_text("{bad").await.unwrap();
@@ -116,10 +103,7 @@ async fn a_scripted_session_is_counted() {
 
     let s = series(&snapshotter);
     assert_eq!(counter(&s, names::CONNECTIONS_OPENED), 2);
-    assert_eq!(
-        counter(&s, "ws_connections_closed_total{reason=client_close}"),
-        1
-    );
+    assert_eq!(counter(&s, "ws_connections_closed_total{reason=client_close}"), 1);
     assert_eq!(counter(&s, "ws_messages_received_total{type=join}"), 2);
     assert_eq!(counter(&s, "ws_messages_received_total{type=publish}"), 1);
     assert_eq!(counter(&s, "ws_messages_received_total{type=invalid}"), 1);
@@ -144,10 +128,7 @@ async fn a_scripted_session_is_counted() {
     let s = series(&snapshotter);
     assert_eq!(gauge(&s, names::SESSIONS_ACTIVE), 0.0);
     assert_eq!(gauge(&s, names::ROOMS_ACTIVE), 0.0);
-    assert_eq!(
-        counter(&s, "ws_connections_closed_total{reason=io_error}"),
-        1
-    );
+    assert_eq!(counter(&s, "ws_connections_closed_total{reason=io_error}"), 1);
 }
 
 #[tokio::test]
@@ -160,28 +141,16 @@ async fn a_real_scrape_is_valid_prometheus_text_with_the_expected_series() {
     let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin_addr = admin_listener.local_addr().unwrap();
     let (_layer, log) = shared::logging::reloadable(EnvFilter::new("info"));
-    let admin = Admin {
-        app: Arc::clone(&app),
-        metrics: handle,
-        log,
-    };
+    let admin = Admin { app: Arc::clone(&app), metrics: handle, log };
     tokio::spawn(admin::serve(admin_listener, admin, std::future::pending()));
 
     let mut client = connect(addr).await;
-    client
-        .send_json(&json!({"type":"join","room":"r"}))
-        .await
-        .unwrap();
+    client.send_json(&json!({"type":"join","room":"r"})).await.unwrap();
     client.recv_json().await.unwrap();
 
     let response = http::get(admin_addr, "/metrics").await.unwrap();
     assert_eq!(response.status, 200);
-    assert!(
-        response
-            .head
-            .to_lowercase()
-            .contains("content-type: text/plain; version=0.0.4")
-    );
+    assert!(response.head.to_lowercase().contains("content-type: text/plain; version=0.0.4"));
     let lines = response.body.lines().map(|line| Ok(line.to_owned()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("valid exposition text");
 
@@ -197,19 +166,13 @@ async fn a_real_scrape_is_valid_prometheus_text_with_the_expected_series() {
     };
     use prometheus_parse::Value;
     assert_eq!(value(names::CONNECTIONS_OPENED, None), Value::Counter(1.0));
-    assert_eq!(
-        value(names::MESSAGES_RECEIVED, Some(("type", "join"))),
-        Value::Counter(1.0)
-    );
+    assert_eq!(value(names::MESSAGES_RECEIVED, Some(("type", "join"))), Value::Counter(1.0));
     assert_eq!(value(names::SESSIONS_ACTIVE, None), Value::Gauge(1.0));
     match value(names::HANDLER_DURATION, Some(("type", "join"))) {
         Value::Histogram(buckets) => assert!(buckets.iter().any(|bucket| bucket.count == 1.0)),
         other => panic!("not a histogram: {other:?}"),
     }
-    assert!(
-        scrape.docs.contains_key(names::CONNECTIONS_OPENED),
-        "HELP lines are present"
-    );
+    assert!(scrape.docs.contains_key(names::CONNECTIONS_OPENED), "HELP lines are present");
 
     let health = http::get(admin_addr, "/healthz").await.unwrap();
     assert_eq!(health.status, 200);

@@ -70,12 +70,7 @@ fn dispatch(text: &str) -> ServerMessage {
 }
 
 fn assert_contained(reply: &ServerMessage) {
-    if let ServerMessage::Error {
-        code: ErrorCode::Internal,
-        message,
-        ..
-    } = reply
-    {
+    if let ServerMessage::Error { code: ErrorCode::Internal, message, .. } = reply {
         panic!("the chain failed internally: {message}");
     }
 }

@@ -12,11 +12,7 @@ async fn start() -> (SocketAddr, Arc<Registry>) {
     let addr = listener.local_addr().unwrap();
     let app = App::new(Config::default());
     let registry = Arc::clone(&app.registry);
-    tokio::spawn(ch07_high_concurrency::serve(
-        listener,
-        app,
-        std::future::pending(),
-    ));
+    tokio::spawn(ch07_high_concurrency::serve(listener, app, std::future::pending()));
     (addr, registry)
 }
 
@@ -25,10 +21,7 @@ async fn connect(addr: SocketAddr) -> (TestClient, String) {
     let mut client = TestClient::connect(addr).await.unwrap();
     let welcome = client.recv_json().await.unwrap();
     assert_eq!(welcome["type"], "welcome");
-    let id = welcome["session"]
-        .as_str()
-        .expect("welcome carries the session id")
-        .to_owned();
+    let id = welcome["session"].as_str().expect("welcome carries the session id").to_owned();
     (client, id)
 }
 
@@ -39,15 +32,8 @@ async fn request(client: &mut TestClient, message: Value) -> Value {
 
 async fn join(client: &mut TestClient, room: &str) {
     let reply = request(client, json!({"type":"join","id":"j","room":room})).await;
-    assert_eq!(
-        (reply["type"].as_str(), reply["id"].as_str()),
-        (Some("ack"), Some("j")),
-        "{reply}"
-    );
-    assert!(
-        reply["trace"].is_string(),
-        "every reply carries its trace id: {reply}"
-    );
+    assert_eq!((reply["type"].as_str(), reply["id"].as_str()), (Some("ack"), Some("j")), "{reply}");
+    assert!(reply["trace"].is_string(), "every reply carries its trace id: {reply}");
 }
 
 #[tokio::test]
@@ -109,25 +95,16 @@ async fn every_publish_reaches_each_other_member_once_and_in_order() {
 async fn publish_outside_a_room_is_not_in_room_and_from_cannot_be_forged() {
     let (addr, _registry) = start().await;
     let (mut client, _) = connect(addr).await;
-    let reply = request(
-        &mut client,
-        json!({"type":"publish","id":"3","room":"lobby","data":1}),
-    )
-    .await;
+    let reply =
+        request(&mut client, json!({"type":"publish","id":"3","room":"lobby","data":1})).await;
     assert_eq!(
-        (
-            reply["type"].as_str(),
-            reply["code"].as_str(),
-            reply["id"].as_str()
-        ),
+        (reply["type"].as_str(), reply["code"].as_str(), reply["id"].as_str()),
         (Some("error"), Some("not_in_room"), Some("3"))
     );
     join(&mut client, "lobby").await;
-    let reply = request(
-        &mut client,
-        json!({"type":"publish","id":"4","room":"lobby","from":"1","data":1}),
-    )
-    .await;
+    let reply =
+        request(&mut client, json!({"type":"publish","id":"4","room":"lobby","from":"1","data":1}))
+            .await;
     assert_eq!(reply["code"], "bad_request");
 }
 
@@ -136,11 +113,8 @@ async fn direct_reaches_one_session_and_a_gone_session_is_an_error() {
     let (addr, registry) = start().await;
     let (mut alice, alice_id) = connect(addr).await;
     let (mut bob, bob_id) = connect(addr).await;
-    let reply = request(
-        &mut alice,
-        json!({"type":"direct","id":"d1","to":bob_id,"data":"psst"}),
-    )
-    .await;
+    let reply =
+        request(&mut alice, json!({"type":"direct","id":"d1","to":bob_id,"data":"psst"})).await;
     let trace = reply["trace"].clone();
     assert_eq!(reply, json!({"type":"ack","id":"d1","trace":trace}));
     // The push carries the trace of the message that caused it.
@@ -151,11 +125,8 @@ async fn direct_reaches_one_session_and_a_gone_session_is_an_error() {
 
     bob.close().await.unwrap();
     eventually("bob unregistered", || registry.session_count() == 1).await;
-    let reply = request(
-        &mut alice,
-        json!({"type":"direct","id":"d2","to":bob_id,"data":"psst"}),
-    )
-    .await;
+    let reply =
+        request(&mut alice, json!({"type":"direct","id":"d2","to":bob_id,"data":"psst"})).await;
     assert_eq!(
         (reply["code"].as_str(), reply["id"].as_str()),
         (Some("no_such_session"), Some("d2"))
@@ -182,10 +153,8 @@ async fn clean_and_abrupt_disconnects_leave_the_registry_and_every_room() {
     assert_eq!(registry.members("a").len(), 1);
 
     drop(stays);
-    eventually("registry empty", || {
-        registry.session_count() == 0 && registry.room_count() == 0
-    })
-    .await;
+    eventually("registry empty", || registry.session_count() == 0 && registry.room_count() == 0)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,19 +168,13 @@ async fn concurrent_join_leave_publish_and_disconnect_end_with_an_empty_registry
             let (mut client, _) = connect(addr).await;
             for round in 0..10 {
                 let room = rooms[(n + round) % rooms.len()];
-                client
-                    .send_json(&json!({"type":"join","room":room}))
-                    .await
-                    .unwrap();
+                client.send_json(&json!({"type":"join","room":room})).await.unwrap();
                 client
                     .send_json(&json!({"type":"publish","room":room,"data":[n, round]}))
                     .await
                     .unwrap();
                 if round % 3 == 0 {
-                    client
-                        .send_json(&json!({"type":"leave","room":room}))
-                        .await
-                        .unwrap();
+                    client.send_json(&json!({"type":"leave","room":room})).await.unwrap();
                 }
             }
             // Half leave politely, half vanish mid-conversation.
@@ -225,8 +188,6 @@ async fn concurrent_join_leave_publish_and_disconnect_end_with_an_empty_registry
     for task in tasks {
         task.await.unwrap();
     }
-    eventually("registry empty", || {
-        registry.session_count() == 0 && registry.room_count() == 0
-    })
-    .await;
+    eventually("registry empty", || registry.session_count() == 0 && registry.room_count() == 0)
+        .await;
 }

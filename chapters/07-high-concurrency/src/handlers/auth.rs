@@ -21,10 +21,7 @@ impl Tokens {
     /// time, so response timing does not leak how much of a guess was right.
     pub fn accepts(&self, offered: &str) -> bool {
         self.0.is_empty()
-            || self
-                .0
-                .iter()
-                .any(|token| bool::from(token.0.as_bytes().ct_eq(offered.as_bytes())))
+            || self.0.iter().any(|token| bool::from(token.0.as_bytes().ct_eq(offered.as_bytes())))
     }
 }
 // ANCHOR_END: tokens

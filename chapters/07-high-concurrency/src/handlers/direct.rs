@@ -14,10 +14,7 @@ impl Handler for SendDirect {
 
     fn handle(&self, cx: &mut Cx<'_>, request: protocol::Direct) -> Outcome {
         // An id that does not parse names no session, just like an id that is gone.
-        let to = request
-            .to
-            .parse()
-            .map_err(|_| RegistryError::NoSuchSession)?;
+        let to = request.to.parse().map_err(|_| RegistryError::NoSuchSession)?;
         let message = ServerMessage::Direct {
             from: cx.session.to_string(),
             data: request.data,

@@ -33,10 +33,7 @@ impl Middleware for RequireAuth {
         }
         Err(Rejection::new(
             ErrorCode::Unauthenticated,
-            format!(
-                "`{}` needs an authenticated session; send `auth` first",
-                message.kind
-            ),
+            format!("`{}` needs an authenticated session; send `auth` first", message.kind),
         ))
     }
 }

@@ -36,10 +36,7 @@ impl Middleware for RateLimit {
         if self.max_strikes > 0 && cx.state.strikes >= self.max_strikes {
             cx.state.close = Some(Closing::Abuse);
         }
-        Err(Rejection::new(
-            ErrorCode::RateLimited,
-            "too many messages; slow down",
-        ))
+        Err(Rejection::new(ErrorCode::RateLimited, "too many messages; slow down"))
     }
 }
 // ANCHOR_END: rate_limit
