@@ -1,0 +1,67 @@
+use ch05_handler_chain::{
+    chain::{Cx, Handler, Inbound, Middleware, Next, Outcome, Rejection, Reply},
+    protocol::ErrorCode,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+/// A link that finishes every message whose frame is longer than `limit` bytes with a
+/// `bad_request` rejection, and passes every other message on to the rest of the chain.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxMessageSize {
+    limit: usize,
+}
+
+impl MaxMessageSize {
+    pub fn new(limit: usize) -> Self {
+        Self { limit }
+    }
+}
+
+impl Middleware for MaxMessageSize {
+    /// The tests look for this name in the logs: `link{name="max_message_size"}`.
+    fn name(&self) -> &'static str {
+        "max_message_size"
+    }
+
+    fn call(&self, cx: &mut Cx<'_>, message: &mut Inbound, next: Next<'_>) -> Outcome {
+        if message.len > self.limit {
+            // Finish here: returning without calling `next` means no later link and no handler
+            // ever sees the message. The chain names this link as the one that refused it.
+            return Err(Rejection::new(
+                ErrorCode::BadRequest,
+                format!("the message is {} bytes; the limit is {}", message.len, self.limit),
+            ));
+        }
+        next.run(cx, message)
+    }
+}
+
+/// The typed request of `members`: `{"type":"members","id":"m1","room":"lobby"}`. The router
+/// reads it from the message's fields before your handler runs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersRequest {
+    pub room: String,
+}
+
+/// `members`: who is in a room the asking session has joined. Answers
+/// `Reply::Echo({"room": "lobby", "members": ["1", "2"]})`, the session ids as strings in
+/// ascending order; a session that has not joined the room gets `not_in_room`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Members;
+
+impl Handler for Members {
+    const TYPE: &'static str = "members";
+    type Request = MembersRequest;
+
+    fn handle(&self, cx: &mut Cx<'_>, request: MembersRequest) -> Outcome {
+        // `members` is sorted by id already; an unknown room is simply empty.
+        let members = cx.registry.members(&request.room);
+        if !members.contains(&cx.session) {
+            return Err(Rejection::new(ErrorCode::NotInRoom, "join the room first"));
+        }
+        let members: Vec<String> = members.iter().map(ToString::to_string).collect();
+        Ok(Reply::Echo(json!({"room": request.room, "members": members})))
+    }
+}
