@@ -1,0 +1,139 @@
+//! Soak: thousands of connections churning and talking, then nothing may be left behind: no
+//! session, no room, gauges at zero, and memory back near where it started.
+//!
+//! CI runs a short version (the defaults). The full run:
+//!
+//! ```sh
+//! SOAK_CONNECTIONS=5000 SOAK_SECONDS=300 \
+//!   cargo test --release -p ch07-high-concurrency --test soak -- --nocapture
+//! ```
+//! Server and clients share this process (so 2 x N sockets, under the 20,000 open-file limit).
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use ch07_high_concurrency::{Config, app::App};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use serde_json::json;
+use shared::{capture::eventually, client::TestClient};
+use tokio::{net::TcpListener, time::Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One client's life: connect, join a room, talk, leave politely or vanish.
+async fn churn(addr: SocketAddr, worker: u64, until: Instant, messages: Arc<AtomicU64>) {
+    let mut round = 0u64;
+    while Instant::now() < until {
+        round += 1;
+        let Ok(mut client) = TestClient::connect(addr).await else { continue };
+        let Ok(welcome) = client.recv_json().await else { continue };
+        let me = welcome["session"].as_str().unwrap_or_default().to_owned();
+        let room = format!("room-{}", (worker + round) % 50);
+        let _ = client.send_json(&json!({"type":"join","room":room})).await;
+        for n in 0..5 {
+            let _ = client
+                .send_json(&json!({"type":"publish","room":room,"data":[worker, round, n]}))
+                .await;
+        }
+        let _ = client.send_json(&json!({"type":"direct","to":me,"data":"note to self"})).await;
+        // Read what arrived (replies and other members' messages) for a moment.
+        let deadline = Instant::now() + Duration::from_millis(50);
+        while let Ok(Ok(_)) = tokio::time::timeout_at(deadline, client.recv_frame()).await {
+            messages.fetch_add(1, Ordering::Relaxed);
+        }
+        if round % 3 == 0 {
+            drop(client.into_inner()); // abrupt: no Close frame
+        } else {
+            let _ = client.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churning_clients_leave_nothing_behind() {
+    let connections = env("SOAK_CONNECTIONS", 200);
+    let seconds = env("SOAK_SECONDS", 5);
+    let recorder = Box::leak(Box::new(DebuggingRecorder::new()));
+    let snapshotter = recorder.snapshotter();
+    metrics::set_global_recorder(&*recorder).expect("the only recorder in this test binary");
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let unlimited = 1_000_000.try_into().unwrap();
+    let config = Config {
+        max_connections: 19_000,
+        rate_limit: unlimited,
+        rate_burst: unlimited,
+        ..Config::default()
+    };
+    let app = App::new(config);
+    tokio::spawn(ch07_high_concurrency::serve(listener, Arc::clone(&app), std::future::pending()));
+
+    // A first, short round warms up the allocator's pools, so that what we compare is steady state.
+    let messages = Arc::new(AtomicU64::new(0));
+    let run = |duration: Duration| {
+        let until = Instant::now() + duration;
+        let tasks: Vec<_> = (0..connections)
+            .map(|worker| tokio::spawn(churn(addr, worker, until, Arc::clone(&messages))))
+            .collect();
+        async move {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        }
+    };
+    run(Duration::from_secs(1)).await;
+    eventually("warm-up drained", || app.registry.session_count() == 0).await;
+    let rss_start = rss_kib();
+
+    run(Duration::from_secs(seconds)).await;
+    eventually("every session gone", || {
+        app.registry.session_count() == 0 && app.registry.room_count() == 0
+    })
+    .await;
+    let rss_end = rss_kib();
+
+    // One snapshot: reading the debugging recorder resets what it has handed out.
+    let mut gauges = Vec::new();
+    let mut opened = 0;
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        match value {
+            DebugValue::Gauge(value) => {
+                gauges.push((key.key().name().to_owned(), value.into_inner()))
+            }
+            DebugValue::Counter(n) if key.key().name() == "ws_connections_opened_total" => {
+                opened += n
+            }
+            _ => {}
+        }
+    }
+    println!(
+        "soak: {connections} workers x {seconds} s, {opened} connections, {} messages read; RSS {rss_start} KiB -> {rss_end} KiB",
+        messages.load(Ordering::Relaxed)
+    );
+    assert!(opened > connections, "the clients churned ({opened} connections)");
+    assert!(gauges.iter().any(|(name, _)| name == "ws_sessions_active"), "{gauges:?}");
+    for (name, value) in &gauges {
+        assert_eq!(*value, 0.0, "{name} is back to zero");
+    }
+    // Allocators keep some memory for reuse; a leak grows with the number of connections.
+    let allowed = rss_start + rss_start / 5 + 16 * 1024;
+    assert!(rss_end <= allowed, "RSS grew from {rss_start} KiB to {rss_end} KiB");
+}
