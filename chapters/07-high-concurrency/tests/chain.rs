@@ -57,7 +57,7 @@ async fn one_grep_for_a_trace_id_shows_the_whole_path_through_the_chain() {
     let steps = [
         "link{name=\"lifecycle\"}: ch07_high_concurrency::chain: enter",
         "link{name=\"rate_limit\"}: ch07_high_concurrency::chain: enter",
-        "link{name=\"auth\"}: ch07_high_concurrency::chain: enter",
+        "link{name=\"require_auth\"}: ch07_high_concurrency::chain: enter",
         "link{name=\"validate\"}: ch07_high_concurrency::chain: enter",
         "handler{name=\"join\"}: ch07_high_concurrency::chain: handled ok=true",
         "message handled",
@@ -80,7 +80,7 @@ async fn an_unauthenticated_session_may_only_do_what_is_allowed() {
     assert_eq!(request(&mut client, json!({"type":"echo","data":1})).await["type"], "echo");
     let reply = request(&mut client, json!({"type":"join","id":"j","room":"r"})).await;
     assert_eq!((code(&reply), reply["id"].as_str()), ("unauthenticated", Some("j")));
-    logs.wait_for(&["message rejected", "by=\"auth\"", "code=unauthenticated"]).await;
+    logs.wait_for(&["message rejected", "by=\"require_auth\"", "code=unauthenticated"]).await;
 
     let reply = request(&mut client, json!({"type":"auth","id":"a","token":"guess"})).await;
     assert_eq!(code(&reply), "unauthorized");
@@ -193,7 +193,7 @@ async fn a_panicking_handler_answers_internal_and_the_session_survives() {
 #[test]
 fn the_standard_chain_has_its_links_in_order_and_a_handler_per_type() {
     let chain = app::standard_chain(&Config::default());
-    assert_eq!(chain.link_names(), ["lifecycle", "rate_limit", "auth", "validate"]);
+    assert_eq!(chain.link_names(), ["lifecycle", "rate_limit", "require_auth", "validate"]);
     let mut types: Vec<_> = chain.router().types().collect();
     types.sort_unstable();
     assert_eq!(types, ["auth", "direct", "echo", "join", "leave", "publish"]);

@@ -24,7 +24,7 @@ impl RequireAuth {
 
 impl Middleware for RequireAuth {
     fn name(&self) -> &'static str {
-        "auth"
+        "require_auth"
     }
 
     fn call(&self, cx: &mut Cx<'_>, message: &mut Inbound, next: Next<'_>) -> Outcome {
