@@ -9,6 +9,7 @@ use crate::{
     Config, Registry,
     chain::{Chain, Router},
     handlers::{self, Tokens},
+    metrics::Metrics,
     middleware,
 };
 
@@ -20,6 +21,7 @@ pub struct App {
     pub tokens: Tokens,
     /// Cancelled when the server shuts down: every session closes with 1001.
     pub shutdown: CancellationToken,
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -31,8 +33,10 @@ impl App {
 
     /// A server with a chain of your own (tests, exercises, experiments).
     pub fn with_chain(config: Config, chain: Chain) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::new(chain.router().types()));
         Arc::new(Self {
-            registry: Registry::with_policy(config.slow_consumer),
+            registry: Registry::with_policy(config.slow_consumer, Arc::clone(&metrics)),
+            metrics,
             tokens: Tokens::new(config.auth_tokens.clone()),
             shutdown: CancellationToken::new(),
             config,

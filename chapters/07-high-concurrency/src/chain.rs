@@ -25,7 +25,6 @@ use serde_json::{Map, Value};
 use tracing::{debug, debug_span, error, field, info};
 
 use crate::{
-    metrics,
     protocol::{self, ErrorCode, ServerMessage, TraceId},
     registry::{Registry, RegistryError, SessionId},
     state::SessionState,
@@ -244,8 +243,8 @@ impl Chain {
         let envelope = match protocol::decode(text) {
             Ok(envelope) => envelope,
             Err(error) => {
-                metrics::message_received("invalid", text.len());
-                metrics::error_sent(error.code.as_str());
+                registry.metrics().message_received("invalid", text.len());
+                registry.metrics().error_sent(error.code.as_str());
                 info!(%trace, outcome = "rejected", by = "decode", code = %error.code, "message rejected: {}", error.message);
                 return ServerMessage::Error {
                     id: error.id,
@@ -257,7 +256,7 @@ impl Chain {
         };
         span.record("msg_type", envelope.kind.as_str());
         let msg_type = self.router.label(&envelope.kind);
-        metrics::message_received(msg_type, text.len());
+        registry.metrics().message_received(msg_type, text.len());
         let mut message = Inbound {
             msg_type,
             kind: envelope.kind,
@@ -280,7 +279,7 @@ impl Chain {
             Ok(Reply::Ack) => ServerMessage::Ack { id: message.id, trace },
             Ok(Reply::Echo(data)) => ServerMessage::Echo { id: message.id, trace, data },
             Err(rejection) => {
-                metrics::error_sent(rejection.code.as_str());
+                registry.metrics().error_sent(rejection.code.as_str());
                 ServerMessage::Error {
                     id: message.id,
                     trace,

@@ -34,9 +34,11 @@ async fn main() -> anyhow::Result<()> {
     let admin_addr = admin_listener.local_addr()?;
     tracing::info!(addr = %listener.local_addr()?, "listening on ws://{}", listener.local_addr()?);
     tracing::info!(addr = %admin_addr, "admin on http://{admin_addr}/metrics, /healthz, /log-level");
+    tracing::info!(addr = %admin_addr, "demo page on http://{admin_addr}/");
 
     let app = App::new(cli.config);
-    let admin = admin::Admin { app: Arc::clone(&app), metrics: handle, log };
+    let public_addr = listener.local_addr()?;
+    let admin = admin::Admin { app: Arc::clone(&app), metrics: handle, log, public_addr };
     tokio::spawn(admin::serve(admin_listener, admin, app.shutdown.clone().cancelled_owned()));
     ch07_high_concurrency::serve(listener, app, shared::shutdown::signal()).await;
     Ok(())

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::warn;
 
-use crate::{config::SlowConsumer, metrics};
+use crate::{config::SlowConsumer, metrics::Metrics};
 
 use crate::protocol::{self, ServerMessage};
 
@@ -55,6 +55,7 @@ pub struct Registry {
     next_id: AtomicU64,
     inner: Mutex<Inner>,
     policy: SlowConsumer,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -142,8 +143,8 @@ impl Registry {
     }
 
     /// A registry that applies `policy` to a session whose outbound queue is full.
-    pub fn with_policy(policy: SlowConsumer) -> Arc<Self> {
-        Arc::new(Self { policy, ..Self::default() })
+    pub fn with_policy(policy: SlowConsumer, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self { policy, metrics, ..Self::default() })
     }
 
     // ANCHOR: register
@@ -154,7 +155,7 @@ impl Registry {
         let member = Member { outbound, kick: kick.clone(), rooms: HashSet::new() };
         let mut inner = self.lock();
         inner.sessions.insert(id, member);
-        inner.record_population();
+        inner.record_population(&self.metrics);
         drop(inner);
         Registration { registry: Arc::clone(self), id, kick }
     }
@@ -167,7 +168,7 @@ impl Registry {
         for room in member.rooms {
             inner.remove_from_room(&room, id);
         }
-        inner.record_population();
+        inner.record_population(&self.metrics);
     }
     // ANCHOR_END: register
 
@@ -177,7 +178,7 @@ impl Registry {
         let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
         if member.rooms.insert(room.to_owned()) {
             inner.rooms.entry(room.to_owned()).or_default().insert(id);
-            inner.record_population();
+            inner.record_population(&self.metrics);
         }
         Ok(())
     }
@@ -190,7 +191,7 @@ impl Registry {
             return Err(RegistryError::NotInRoom);
         }
         inner.remove_from_room(room, id);
-        inner.record_population();
+        inner.record_population(&self.metrics);
         Ok(())
     }
 
@@ -209,7 +210,7 @@ impl Registry {
         let members = members.ok_or(RegistryError::NotInRoom)?;
         let mut delivery = Delivery::default();
         for &id in members.iter().filter(|&&id| id != from) {
-            inner.enqueue(self.policy, id, &frame, &mut delivery);
+            inner.enqueue(self.policy, &self.metrics, id, &frame, &mut delivery);
         }
         Ok(delivery)
     }
@@ -227,7 +228,7 @@ impl Registry {
             return Err(RegistryError::NoSuchSession);
         }
         let mut delivery = Delivery::default();
-        inner.enqueue(self.policy, to, &frame, &mut delivery);
+        inner.enqueue(self.policy, &self.metrics, to, &frame, &mut delivery);
         Ok(delivery)
     }
 
@@ -237,9 +238,14 @@ impl Registry {
         let inner = self.lock();
         let mut delivery = Delivery::default();
         for &id in inner.sessions.keys() {
-            inner.enqueue(self.policy, id, &frame, &mut delivery);
+            inner.enqueue(self.policy, &self.metrics, id, &frame, &mut delivery);
         }
         delivery
+    }
+
+    /// The metric handles the registry records into, shared with everyone who has the registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn session_count(&self) -> usize {
@@ -267,8 +273,8 @@ impl Registry {
 
 impl Inner {
     /// Gauges are set while the lock is held, so they never go backwards in time.
-    fn record_population(&self) {
-        metrics::population(self.sessions.len(), self.rooms.len());
+    fn record_population(&self, metrics: &Metrics) {
+        metrics.population(self.sessions.len(), self.rooms.len());
     }
 
     fn remove_from_room(&mut self, room: &str, id: SessionId) {
@@ -286,6 +292,7 @@ impl Inner {
     fn enqueue(
         &self,
         policy: SlowConsumer,
+        metrics: &Metrics,
         to: SessionId,
         frame: &Outgoing,
         delivery: &mut Delivery,
@@ -297,7 +304,7 @@ impl Inner {
             Ok(()) => delivery.delivered += 1,
             Err(TrySendError::Full(_)) => {
                 delivery.dropped += 1;
-                metrics::queue_dropped();
+                metrics.queue_dropped();
                 warn!(session = %to, msg_type = frame.msg_type, ?policy, "outbound queue overflow: message dropped");
                 if policy == SlowConsumer::Close {
                     member.kick.cancel();

@@ -21,7 +21,6 @@ use tracing::{Span, debug, info, warn};
 use crate::{
     app::App,
     heartbeat::{Beat, Heartbeat},
-    metrics,
     protocol::{self, ErrorCode, ServerMessage},
     registry::{Outgoing, Registration, SessionId},
     state::SessionState,
@@ -128,7 +127,7 @@ pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, authenticated: 
     // Unregister before saying so: once "session closed" is logged, no one can reach us.
     drop(registration);
     let lifetime = opened.elapsed();
-    metrics::session_closed(reason.as_str(), lifetime);
+    app.metrics.session_closed(reason.as_str(), lifetime);
     info!(
         %reason,
         duration_ms = lifetime.as_millis() as u64,
@@ -177,7 +176,7 @@ impl Link<'_> {
                         Some(Ok(Message::Binary(bytes))) => self.binary(bytes.len()),
                         Some(Ok(Message::Pong(payload))) => {
                             if let Some(rtt) = self.heartbeat.pong(&payload) {
-                                metrics::heartbeat_rtt(rtt);
+                                self.app.metrics.heartbeat_rtt(rtt);
                                 debug!(rtt_us = rtt.as_micros() as u64, "heartbeat pong");
                             }
                             continue;
@@ -207,7 +206,7 @@ impl Link<'_> {
                         continue;
                     }
                     Beat::TimedOut => {
-                        metrics::heartbeat_timeout();
+                        self.app.metrics.heartbeat_timeout();
                         warn!(timeout_ms = self.app.config.heartbeat_timeout.as_millis() as u64, "heartbeat timeout");
                         self.close(HEARTBEAT_TIMEOUT, "heartbeat timeout").await;
                         return CloseReason::HeartbeatTimeout;
@@ -230,8 +229,8 @@ impl Link<'_> {
 
     fn binary(&mut self, len: usize) -> ServerMessage {
         self.counts.received += 1;
-        metrics::message_received("binary", len);
-        metrics::error_sent(ErrorCode::UnsupportedFrame.as_str());
+        self.app.metrics.message_received("binary", len);
+        self.app.metrics.error_sent(ErrorCode::UnsupportedFrame.as_str());
         let trace = self.state.next_trace(self.session);
         info!(%trace, len, "binary frame rejected");
         ServerMessage::Error {
@@ -267,7 +266,7 @@ impl Link<'_> {
     /// it gives up when the registry kicks the session or after the heartbeat timeout, so a
     /// peer that stopped reading cannot hold the session (and its memory) forever.
     async fn send(&mut self, msg_type: &'static str, frame: Utf8Bytes) -> Result<(), CloseReason> {
-        metrics::message_sent(msg_type, frame.len());
+        self.app.metrics.message_sent(msg_type, frame.len());
         debug!(msg_type, len = frame.len(), "message sent");
         self.counts.sent += 1;
         let stall = self.app.config.heartbeat_timeout;
@@ -301,12 +300,24 @@ impl Link<'_> {
 }
 
 // ANCHOR: close
-/// Sends a Close frame and gives up after a short grace period: the connection is dropped
-/// right after either way, because a peer we are closing on is often one that stopped reading.
+/// The closing handshake, bounded: send our Close frame and, for a peer that is still
+/// listening, wait for its answer so that it sees a clean close. A peer we are closing on is
+/// often one that stopped reading, so after a short grace period the connection is dropped
+/// either way.
 async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
+    // A silent or stalled peer will not answer: do not wait for it.
+    let peer_listens = !matches!(code, HEARTBEAT_TIMEOUT | CloseCode::Again);
     let frame = CloseFrame { code, reason: reason.into() };
-    if tokio::time::timeout(CLOSE_GRACE, ws.close(Some(frame))).await.is_err() {
-        debug!("peer did not take our Close frame in time");
+    let handshake = async {
+        ws.close(Some(frame)).await?;
+        // tungstenite ends the stream once the peer's Close has arrived.
+        while peer_listens && ws.next().await.transpose()?.is_some() {}
+        Ok::<_, tungstenite::Error>(())
+    };
+    match tokio::time::timeout(CLOSE_GRACE, handshake).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => debug!(%error, "closing handshake failed"),
+        Err(_) => debug!("peer did not complete the closing handshake in time"),
     }
 }
 // ANCHOR_END: close

@@ -25,7 +25,7 @@ use tokio_tungstenite::{
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, field, info, info_span, warn};
 
-use crate::{app::App, metrics, session};
+use crate::{app::App, session};
 
 // ANCHOR: bind
 /// Binds the listener with an accept queue of `backlog` connections: a burst of thousands of
@@ -50,7 +50,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::ZERO;
-                    metrics::connection_opened();
+                    app.metrics.connection_opened();
                     // No permit left: the handshake is answered 503, the session never starts.
                     let permit = Arc::clone(&capacity).try_acquire_owned().ok();
                     let span = info_span!("session", id = field::Empty, %peer);
@@ -118,7 +118,7 @@ async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>,
         Err(_) => Some(Refusal::TIMEOUT),
     };
     if let Some(refusal) = refused {
-        metrics::handshake_failed(refusal.reason);
+        app.metrics.handshake_failed(refusal.reason);
         // Refusals of ours are an operator's business only in bulk (the metric); a broken
         // request or a timeout is worth a line.
         warn!(

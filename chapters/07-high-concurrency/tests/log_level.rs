@@ -31,8 +31,12 @@ async fn put_log_level_takes_effect_without_a_restart() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let admin =
-        Admin { app: App::new(Config::default()), metrics: prometheus_recorder().handle(), log };
+    let admin = Admin {
+        app: App::new(Config::default()),
+        metrics: prometheus_recorder().handle(),
+        log,
+        public_addr: "127.0.0.1:9000".parse().unwrap(),
+    };
     tokio::spawn(admin::serve(listener, admin, std::future::pending()));
 
     let response =

@@ -141,7 +141,7 @@ async fn a_real_scrape_is_valid_prometheus_text_with_the_expected_series() {
     let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin_addr = admin_listener.local_addr().unwrap();
     let (_layer, log) = shared::logging::reloadable(EnvFilter::new("info"));
-    let admin = Admin { app: Arc::clone(&app), metrics: handle, log };
+    let admin = Admin { app: Arc::clone(&app), metrics: handle, log, public_addr: addr };
     tokio::spawn(admin::serve(admin_listener, admin, std::future::pending()));
 
     let mut client = connect(addr).await;
