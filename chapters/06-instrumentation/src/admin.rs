@@ -45,6 +45,7 @@ pub fn router(admin: Admin) -> Router {
 }
 // ANCHOR_END: router
 
+// ANCHOR: admin_serve
 /// Serves the admin endpoints until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -66,6 +67,7 @@ pub async fn serve(
     }
     upkeep.abort();
 }
+// ANCHOR_END: admin_serve
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], admin.metrics.render())

@@ -178,11 +178,13 @@ impl Router {
         self
     }
 
+    // ANCHOR: label
     /// The metric label for a message type: the type itself if a handler serves it. A type
     /// the client made up becomes `unknown`, so clients cannot create new series.
     pub fn label(&self, kind: &str) -> &'static str {
         self.routes.get_key_value(kind).map_or("unknown", |(known, _)| *known)
     }
+    // ANCHOR_END: label
 
     /// Every message type with a handler.
     pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {

@@ -1,5 +1,6 @@
-//! Chapter 05: the handler chain. Every message passes an ordered chain of middleware, then a
-//! router hands it to the handler for its type; a trace id follows it through logs and replies.
+//! Chapter 06: instrumentation. The rooms server of chapter 05, made visible to an operator:
+//! state events with stable names, Prometheus metrics on a separate admin listener, and a log
+//! level that changes while the server runs.
 //!
 //! ```text
 //! transport    accept loop, HTTP upgrade                       transport.rs

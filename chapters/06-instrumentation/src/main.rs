@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
     // ANCHOR_END: install_recorder
 
     let listener = TcpListener::bind(cli.server.listen).await?;
+    // ANCHOR: spawn_admin
     let admin_listener = TcpListener::bind(cli.config.admin_listen).await?;
     let admin_addr = admin_listener.local_addr()?;
     tracing::info!(addr = %listener.local_addr()?, "listening on ws://{}", listener.local_addr()?);
@@ -37,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let app = App::new(cli.config);
     let admin = admin::Admin { app: Arc::clone(&app), metrics: handle, log };
     tokio::spawn(admin::serve(admin_listener, admin, std::future::pending()));
+    // ANCHOR_END: spawn_admin
     ch06_instrumentation::serve(listener, app, shared::shutdown::signal()).await;
     Ok(())
 }

@@ -32,6 +32,7 @@ pub const MESSAGE_SIZE: &str = "ws_message_size_bytes";
 pub const SESSION_DURATION: &str = "ws_session_duration_seconds";
 // ANCHOR_END: names
 
+// ANCHOR: buckets
 /// The Prometheus recorder, with histogram buckets suited to each unit.
 pub fn prometheus_recorder() -> PrometheusRecorder {
     const LATENCY: &[f64] = &[
@@ -48,6 +49,7 @@ pub fn prometheus_recorder() -> PrometheusRecorder {
         .expect("bucket lists are not empty");
     builder.build_recorder()
 }
+// ANCHOR_END: buckets
 
 /// The HELP and unit of every series, for the scrape output.
 pub fn describe() {

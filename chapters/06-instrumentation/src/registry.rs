@@ -250,10 +250,12 @@ impl Registry {
 }
 
 impl Inner {
+    // ANCHOR: population
     /// Gauges are set while the lock is held, so they never go backwards in time.
     fn record_population(&self) {
         metrics::population(self.sessions.len(), self.rooms.len());
     }
+    // ANCHOR_END: population
 
     fn remove_from_room(&mut self, room: &str, id: SessionId) {
         if let Some(members) = self.rooms.get_mut(room) {

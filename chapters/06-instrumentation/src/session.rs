@@ -187,6 +187,7 @@ async fn serve_frames(
 }
 // ANCHOR_END: serve_frames
 
+// ANCHOR: send
 /// Writes one data message, and counts it.
 async fn send(
     ws: &mut WebSocketStream<TcpStream>,
@@ -199,6 +200,7 @@ async fn send(
     counts.sent += 1;
     ws.send(Message::Text(frame)).await
 }
+// ANCHOR_END: send
 
 // ANCHOR: close
 /// Sends a Close frame and gives up after a short grace period: the connection is dropped

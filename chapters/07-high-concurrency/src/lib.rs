@@ -1,5 +1,6 @@
-//! Chapter 05: the handler chain. Every message passes an ordered chain of middleware, then a
-//! router hands it to the handler for its type; a trace id follows it through logs and replies.
+//! Chapter 07: the complete server. Chapter 06's server with the limits, back-pressure and
+//! shutdown a real deployment needs (connection cap, handshake deadline, size limits, slow-
+//! consumer policy, graceful shutdown) and tuned for many connections, each step measured.
 //!
 //! ```text
 //! transport    accept loop, HTTP upgrade                       transport.rs
