@@ -1,12 +1,14 @@
 //! Plumbing shared by every chapter: nothing here is a lesson.
 //!
-//! Command-line options, log setup, the shutdown signal and the WebSocket test client live here
-//! once, so each chapter crate holds only the idea it teaches.
+//! Command-line options, log setup, the shutdown signal, the WebSocket test client and the load
+//! generator (`load`, the `wsload` binary) live here once, so each chapter crate holds only the
+//! idea it teaches.
 
 pub mod capture;
 pub mod client;
 pub mod config;
 pub mod http;
+pub mod load;
 pub mod logging;
 pub mod raw;
 pub mod shutdown;

@@ -1,0 +1,69 @@
+//! Resident memory of a process, from `/proc/PID/status` (Linux): the server's, to see what one
+//! connection costs it, and wsload's own, to check the load generator stays small.
+
+use std::io;
+
+use serde::Serialize;
+
+/// `VmRSS` in KiB of `pid`, or of this process for `None`.
+pub(crate) fn vm_rss_kib(pid: Option<u32>) -> io::Result<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    let status = std::fs::read_to_string(path)?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS line"))
+}
+
+/// Samples of one process's RSS at the points of a run that tell a story.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RssSamples {
+    /// `None`: wsload itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pid: Option<u32>,
+    /// Before the first connection.
+    pub(crate) baseline_kib: Option<u64>,
+    /// Once every connection is open (set up, joined).
+    pub(crate) open_kib: Option<u64>,
+    /// At the end of the measured window (or hold), connections still open.
+    pub(crate) end_kib: Option<u64>,
+    /// After every connection closed.
+    pub(crate) closed_kib: Option<u64>,
+    /// (end - baseline) / connections open at the end.
+    pub(crate) per_connection_kib: Option<f64>,
+}
+
+impl RssSamples {
+    pub(crate) fn start(pid: Option<u32>) -> Self {
+        Self {
+            pid,
+            baseline_kib: vm_rss_kib(pid).ok(),
+            open_kib: None,
+            end_kib: None,
+            closed_kib: None,
+            per_connection_kib: None,
+        }
+    }
+
+    pub(crate) fn sample(&self) -> Option<u64> {
+        // A server that died mid-run has no RSS; the summary shows the gap and the errors
+        // say why.
+        vm_rss_kib(self.pid).ok()
+    }
+
+    /// Records the end-of-window sample and the cost per connection.
+    pub(crate) fn end(&mut self, connections: u64) {
+        self.end_kib = self.sample();
+        self.per_connection_kib = match (self.baseline_kib, self.end_kib) {
+            (Some(base), Some(end)) if connections > 0 => {
+                Some((end as f64 - base as f64) / connections as f64)
+            }
+            _ => None,
+        };
+    }
+}
