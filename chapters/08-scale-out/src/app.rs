@@ -1,0 +1,88 @@
+//! The application, assembled: which links run in which order, and which handler answers
+//! which message type. The one place to look, and the one place to change.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Config, Registry,
+    chain::{Chain, Router},
+    cluster::{self, ClusterLink},
+    handlers::{self, Tokens},
+    metrics::Metrics,
+    middleware,
+};
+
+/// Everything the sessions share: built once at start-up.
+pub struct App {
+    pub config: Config,
+    pub registry: Arc<Registry>,
+    pub chain: Chain,
+    pub tokens: Tokens,
+    /// Cancelled when the server shuts down: every session closes with 1001.
+    pub shutdown: CancellationToken,
+    pub metrics: Arc<Metrics>,
+    /// This node's link to the others, when `--redis-url` is set.
+    pub cluster: Option<ClusterLink>,
+}
+
+impl App {
+    // ANCHOR: app_new
+    /// The standard server for `config`. With a Redis address it joins the cluster: the
+    /// relay task starts here (so call this inside a tokio runtime) and keeps reconnecting.
+    pub fn new(config: Config) -> Arc<Self> {
+        let Some(url) = config.redis_url.clone() else {
+            let chain = standard_chain(&config, None);
+            return Self::with_chain(config, chain);
+        };
+        let (link, task) = cluster::cluster(config.node_id, &url);
+        let chain = standard_chain(&config, Some(link.clone()));
+        let app = Self::build(config, chain, Some(link));
+        tokio::spawn(task.run(Arc::clone(&app.registry), app.shutdown.clone()));
+        app
+    }
+    // ANCHOR_END: app_new
+
+    /// A single-node server with a chain of your own (tests, exercises, experiments).
+    pub fn with_chain(config: Config, chain: Chain) -> Arc<Self> {
+        Self::build(config, chain, None)
+    }
+
+    fn build(config: Config, chain: Chain, cluster: Option<ClusterLink>) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::new(chain.router().types()));
+        Arc::new(Self {
+            registry: Registry::for_node(
+                config.node_id,
+                config.slow_consumer,
+                Arc::clone(&metrics),
+            ),
+            metrics,
+            tokens: Tokens::new(config.auth_tokens.clone()),
+            shutdown: CancellationToken::new(),
+            config,
+            chain,
+            cluster,
+        })
+    }
+}
+
+// ANCHOR: standard_chain
+/// The chain this server runs. Adding a message type is one handler plus one `.route(...)`
+/// line; adding a middleware is one type plus one `.with(...)` line.
+pub fn standard_chain(config: &Config, cluster: Option<ClusterLink>) -> Chain {
+    let router = Router::new()
+        .route(handlers::Echo)
+        .route(handlers::Authenticate::with_tokens(Tokens::new(config.auth_tokens.clone())))
+        .route(handlers::Join)
+        .route(handlers::Leave)
+        .route(handlers::Publish::new(cluster.clone()))
+        .route(handlers::SendDirect::new(cluster));
+
+    Chain::new(router)
+        .with(middleware::Lifecycle)
+        .with(middleware::RateLimit::closing_after(config.abuse_strikes))
+        .with(middleware::RequireAuth::allowing(config.allow_anonymous.clone()))
+        .with(middleware::Validate)
+}
+// ANCHOR_END: standard_chain

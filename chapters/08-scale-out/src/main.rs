@@ -1,0 +1,49 @@
+use std::sync::Arc;
+
+use anyhow::Context;
+use ch08_scale_out::{admin, app::App, metrics, transport};
+use clap::Parser;
+use shared::config::ServerOptions;
+use tokio::net::TcpListener;
+
+/// Chapter 08: the complete server, scaled out: several nodes share one room space through Redis.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerOptions,
+    #[command(flatten)]
+    config: ch08_scale_out::Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let log = shared::logging::init(env!("CARGO_CRATE_NAME"), &cli.server);
+
+    // ANCHOR: install_recorder
+    let recorder = metrics::prometheus_recorder();
+    let handle = recorder.handle();
+    ::metrics::set_global_recorder(recorder).context("install the metrics recorder")?;
+    metrics::describe();
+    // ANCHOR_END: install_recorder
+
+    let listener = transport::bind(cli.server.listen, cli.config.backlog)
+        .with_context(|| format!("listen on {}", cli.server.listen))?;
+    let admin_listener = TcpListener::bind(cli.config.admin_listen).await?;
+    let admin_addr = admin_listener.local_addr()?;
+    tracing::info!(addr = %listener.local_addr()?, "listening on ws://{}", listener.local_addr()?);
+    tracing::info!(addr = %admin_addr, "admin on http://{admin_addr}/metrics, /healthz, /log-level");
+    tracing::info!(addr = %admin_addr, "demo page on http://{admin_addr}/");
+
+    match &cli.config.redis_url {
+        Some(_) => tracing::info!(node = cli.config.node_id, "joining the cluster through redis"),
+        None => tracing::info!("no --redis-url: running as a single node"),
+    }
+    let app = App::new(cli.config);
+    let public_addr = listener.local_addr()?;
+    let admin = admin::Admin { app: Arc::clone(&app), metrics: handle, log, public_addr };
+    tokio::spawn(admin::serve(admin_listener, admin, app.shutdown.clone().cancelled_owned()));
+    ch08_scale_out::serve(listener, app, shared::shutdown::signal()).await;
+    Ok(())
+}

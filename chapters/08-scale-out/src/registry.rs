@@ -1,0 +1,506 @@
+//! The session registry: who is connected, which rooms exist and who is in them.
+//!
+//! Sessions register when they connect and get an id; the [`Registration`] they hold removes
+//! them from the registry and from every room when it is dropped, so every way a session can
+//! end (close, error, panic) unregisters it. Messages reach a session only through its bounded
+//! outbound queue: the registry never waits for a socket.
+//!
+//! One `std::sync::Mutex` guards the maps. It is never held across an `.await` (nothing in here
+//! is async), and fan-out under it is a loop of non-blocking `try_send`s.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    num::ParseIntError,
+    str::FromStr,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tracing::warn;
+
+use crate::{config::SlowConsumer, metrics::Metrics};
+
+use crate::protocol::{self, ServerMessage};
+
+// ANCHOR: types
+/// A session's id, assigned by the server. Clients never choose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+/// The sending half of a session's outbound queue.
+pub type Outbound = mpsc::Sender<Outgoing>;
+
+/// One queued message: an encoded text frame whose bytes are shared (reference-counted) by
+/// every recipient of the same message, and its type, for metrics.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub msg_type: &'static str,
+    pub frame: Utf8Bytes,
+}
+
+impl Outgoing {
+    pub fn encode(message: &ServerMessage) -> Self {
+        Self { msg_type: message.kind(), frame: Utf8Bytes::from(protocol::encode(message)) }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    inner: Mutex<Inner>,
+    policy: SlowConsumer,
+    metrics: Arc<Metrics>,
+    /// This node's id: the top bits of every session id it hands out.
+    node: u16,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<SessionId, Member>,
+    rooms: HashMap<String, HashSet<SessionId>>,
+}
+
+#[derive(Debug)]
+struct Member {
+    outbound: Outbound,
+    /// Cancelled to make the session close itself (the `close` slow-consumer policy).
+    kick: CancellationToken,
+    /// The rooms this session joined, so that unregistering does not scan every room.
+    rooms: HashSet<String>,
+}
+// ANCHOR_END: types
+
+/// How a message fared with its recipients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Queued for sending.
+    pub delivered: usize,
+    /// Not queued because the recipient's queue was full (a slow consumer).
+    pub dropped: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryError {
+    NotInRoom,
+    NoSuchSession,
+}
+
+// ANCHOR: node_ids
+/// The top 16 bits of a session id name the node that owns the session, so any node can tell
+/// where to send a direct message without asking anyone.
+const NODE_SHIFT: u32 = 48;
+
+impl SessionId {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// A session id received from another node.
+    pub fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The node this session lives on.
+    pub fn node(self) -> u16 {
+        (self.0 >> NODE_SHIFT) as u16
+    }
+}
+// ANCHOR_END: node_ids
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for SessionId {
+    type Err = ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+// ANCHOR: registration
+/// Proof that a session is registered. Dropping it unregisters the session, whatever the reason
+/// the session ended: a return, an error, or a panic unwinding through its task.
+#[derive(Debug)]
+pub struct Registration {
+    registry: Arc<Registry>,
+    id: SessionId,
+    kick: CancellationToken,
+}
+
+impl Registration {
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Completes when the registry wants this session gone (it could not keep up).
+    pub fn kicked(&self) -> WaitForCancellationFuture<'_> {
+        self.kick.cancelled()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.unregister(self.id);
+    }
+}
+// ANCHOR_END: registration
+
+impl Registry {
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// A registry that applies `policy` to a session whose outbound queue is full.
+    pub fn with_policy(policy: SlowConsumer, metrics: Arc<Metrics>) -> Arc<Self> {
+        Self::for_node(0, policy, metrics)
+    }
+
+    /// The registry of node `node` of a cluster.
+    pub fn for_node(node: u16, policy: SlowConsumer, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self { policy, metrics, node, ..Self::default() })
+    }
+
+    pub fn node(&self) -> u16 {
+        self.node
+    }
+
+    // ANCHOR: register
+    /// Adds a session with a fresh id; it stays registered until the returned guard is dropped.
+    pub fn register(self: &Arc<Self>, outbound: Outbound) -> Registration {
+        let local = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = SessionId((u64::from(self.node) << NODE_SHIFT) | local);
+        let kick = CancellationToken::new();
+        let member = Member { outbound, kick: kick.clone(), rooms: HashSet::new() };
+        let mut inner = self.lock();
+        inner.sessions.insert(id, member);
+        inner.record_population(&self.metrics);
+        drop(inner);
+        Registration { registry: Arc::clone(self), id, kick }
+    }
+
+    fn unregister(&self, id: SessionId) {
+        let mut inner = self.lock();
+        let Some(member) = inner.sessions.remove(&id) else {
+            return;
+        };
+        for room in member.rooms {
+            inner.remove_from_room(&room, id);
+        }
+        inner.record_population(&self.metrics);
+    }
+    // ANCHOR_END: register
+
+    /// Adds the session to a room, creating the room if needed. Joining twice is harmless.
+    pub fn join(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
+        let mut inner = self.lock();
+        let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
+        if member.rooms.insert(room.to_owned()) {
+            inner.rooms.entry(room.to_owned()).or_default().insert(id);
+            inner.record_population(&self.metrics);
+        }
+        Ok(())
+    }
+
+    /// Removes the session from a room; the last one out removes the room.
+    pub fn leave(&self, id: SessionId, room: &str) -> Result<(), RegistryError> {
+        let mut inner = self.lock();
+        let member = inner.sessions.get_mut(&id).ok_or(RegistryError::NoSuchSession)?;
+        if !member.rooms.remove(room) {
+            return Err(RegistryError::NotInRoom);
+        }
+        inner.remove_from_room(room, id);
+        inner.record_population(&self.metrics);
+        Ok(())
+    }
+
+    // ANCHOR: publish
+    /// Sends `message` to every member of `room` except the sender, who must be a member.
+    /// The message is serialized once; every recipient's queue gets the same shared bytes.
+    pub fn publish(
+        &self,
+        from: SessionId,
+        room: &str,
+        message: &ServerMessage,
+    ) -> Result<Delivery, RegistryError> {
+        self.publish_frame(from, room, &Outgoing::encode(message))
+    }
+
+    /// [`publish`](Self::publish) with the message already encoded (to forward it as well).
+    pub fn publish_frame(
+        &self,
+        from: SessionId,
+        room: &str,
+        frame: &Outgoing,
+    ) -> Result<Delivery, RegistryError> {
+        let inner = self.lock();
+        let members = inner.rooms.get(room).filter(|members| members.contains(&from));
+        let members = members.ok_or(RegistryError::NotInRoom)?;
+        let mut delivery = Delivery::default();
+        for &id in members.iter().filter(|&&id| id != from) {
+            inner.enqueue(self.policy, &self.metrics, id, frame, &mut delivery);
+        }
+        Ok(delivery)
+    }
+    // ANCHOR_END: publish
+
+    // ANCHOR: deliver
+    /// A message published on another node: every local member of the room gets it (the
+    /// sender is not here). Nobody here in the room: nothing to do.
+    pub fn deliver_to_room(&self, room: &str, frame: &Outgoing) -> Delivery {
+        let inner = self.lock();
+        let mut delivery = Delivery::default();
+        for &id in inner.rooms.get(room).into_iter().flatten() {
+            inner.enqueue(self.policy, &self.metrics, id, frame, &mut delivery);
+        }
+        delivery
+    }
+
+    /// A direct message from another node to a session of this one.
+    pub fn deliver_to(&self, to: SessionId, frame: &Outgoing) -> Result<Delivery, RegistryError> {
+        let inner = self.lock();
+        if !inner.sessions.contains_key(&to) {
+            return Err(RegistryError::NoSuchSession);
+        }
+        let mut delivery = Delivery::default();
+        inner.enqueue(self.policy, &self.metrics, to, frame, &mut delivery);
+        Ok(delivery)
+    }
+    // ANCHOR_END: deliver
+
+    /// Sends `message` to one session.
+    pub fn send_to(
+        &self,
+        to: SessionId,
+        message: &ServerMessage,
+    ) -> Result<Delivery, RegistryError> {
+        let frame = Outgoing::encode(message);
+        let inner = self.lock();
+        if !inner.sessions.contains_key(&to) {
+            return Err(RegistryError::NoSuchSession);
+        }
+        let mut delivery = Delivery::default();
+        inner.enqueue(self.policy, &self.metrics, to, &frame, &mut delivery);
+        Ok(delivery)
+    }
+
+    /// Sends `message` to every session.
+    pub fn broadcast(&self, message: &ServerMessage) -> Delivery {
+        let frame = Outgoing::encode(message);
+        let inner = self.lock();
+        let mut delivery = Delivery::default();
+        for &id in inner.sessions.keys() {
+            inner.enqueue(self.policy, &self.metrics, id, &frame, &mut delivery);
+        }
+        delivery
+    }
+
+    /// The metric handles the registry records into, shared with everyone who has the registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.lock().rooms.len()
+    }
+
+    /// The members of a room, sorted (empty if there is no such room).
+    pub fn members(&self, room: &str) -> Vec<SessionId> {
+        let mut members: Vec<_> =
+            self.lock().rooms.get(room).into_iter().flatten().copied().collect();
+        members.sort_unstable();
+        members
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than losing every session, so keep serving.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inner {
+    /// Gauges are set while the lock is held, so they never go backwards in time.
+    fn record_population(&self, metrics: &Metrics) {
+        metrics.population(self.sessions.len(), self.rooms.len());
+    }
+
+    fn remove_from_room(&mut self, room: &str, id: SessionId) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    // ANCHOR: enqueue
+    /// Queues a frame for one session without ever waiting: a full queue means a slow consumer,
+    /// and its message is dropped rather than holding up everyone else.
+    fn enqueue(
+        &self,
+        policy: SlowConsumer,
+        metrics: &Metrics,
+        to: SessionId,
+        frame: &Outgoing,
+        delivery: &mut Delivery,
+    ) {
+        let Some(member) = self.sessions.get(&to) else {
+            return;
+        };
+        match member.outbound.try_send(frame.clone()) {
+            Ok(()) => delivery.delivered += 1,
+            Err(TrySendError::Full(_)) => {
+                delivery.dropped += 1;
+                metrics.queue_dropped();
+                warn!(session = %to, msg_type = frame.msg_type, ?policy, "outbound queue overflow: message dropped");
+                if policy == SlowConsumer::Close {
+                    member.kick.cancel();
+                }
+            }
+            // The session is ending; its registration is about to be dropped.
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+    // ANCHOR_END: enqueue
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn session(
+        registry: &Arc<Registry>,
+        capacity: usize,
+    ) -> (Registration, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (registry.register(tx), rx)
+    }
+
+    fn message(data: i32) -> ServerMessage {
+        ServerMessage::Message {
+            room: "r".into(),
+            from: "x".into(),
+            data: json!(data),
+            trace: crate::protocol::TraceId { session: 0, seq: 0 },
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_parse_back() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 1);
+        let (b, _rb) = session(&registry, 1);
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().to_string().parse::<SessionId>().unwrap(), a.id());
+    }
+
+    #[test]
+    fn dropping_the_registration_leaves_every_room() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 1);
+        let (b, _rb) = session(&registry, 1);
+        registry.join(a.id(), "one").unwrap();
+        registry.join(a.id(), "two").unwrap();
+        registry.join(b.id(), "two").unwrap();
+        drop(a);
+        assert_eq!(registry.session_count(), 1);
+        assert_eq!(registry.members("one"), vec![]);
+        assert_eq!(registry.members("two"), vec![b.id()]);
+        assert_eq!(registry.room_count(), 1);
+    }
+
+    #[test]
+    fn the_last_one_out_removes_the_room() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 1);
+        registry.join(a.id(), "lobby").unwrap();
+        registry.join(a.id(), "lobby").unwrap();
+        assert_eq!(registry.room_count(), 1);
+        registry.leave(a.id(), "lobby").unwrap();
+        assert_eq!(registry.room_count(), 0);
+        assert_eq!(registry.leave(a.id(), "lobby"), Err(RegistryError::NotInRoom));
+    }
+
+    #[test]
+    fn publish_reaches_every_other_member_with_the_same_bytes() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 4);
+        let (b, mut rb) = session(&registry, 4);
+        let (c, mut rc) = session(&registry, 4);
+        let (_outsider, mut ro) = session(&registry, 4);
+        for member in [&a, &b, &c] {
+            registry.join(member.id(), "r").unwrap();
+        }
+        let delivery = registry.publish(a.id(), "r", &message(1)).unwrap();
+        assert_eq!(delivery, Delivery { delivered: 2, dropped: 0 });
+        let (to_b, to_c) = (rb.try_recv().unwrap(), rc.try_recv().unwrap());
+        assert_eq!(to_b.frame, to_c.frame);
+        assert_eq!(to_b.msg_type, "message");
+        // Serialized once: both recipients hold the very same allocation.
+        assert_eq!(to_b.frame.as_str().as_ptr(), to_c.frame.as_str().as_ptr());
+        assert!(ro.try_recv().is_err());
+    }
+
+    #[test]
+    fn publish_requires_membership() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 1);
+        let (b, _rb) = session(&registry, 1);
+        registry.join(b.id(), "r").unwrap();
+        assert_eq!(registry.publish(a.id(), "r", &message(1)), Err(RegistryError::NotInRoom));
+        assert_eq!(registry.publish(a.id(), "nowhere", &message(1)), Err(RegistryError::NotInRoom));
+    }
+
+    #[test]
+    fn a_full_queue_drops_instead_of_blocking() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 1);
+        let (slow, _rslow) = session(&registry, 1);
+        registry.join(a.id(), "r").unwrap();
+        registry.join(slow.id(), "r").unwrap();
+        assert_eq!(registry.publish(a.id(), "r", &message(1)).unwrap().delivered, 1);
+        assert_eq!(
+            registry.publish(a.id(), "r", &message(2)).unwrap(),
+            Delivery { delivered: 0, dropped: 1 }
+        );
+    }
+
+    #[test]
+    fn send_to_a_gone_session_is_an_error() {
+        let registry = Registry::new();
+        let (a, _ra) = session(&registry, 1);
+        let id = a.id();
+        drop(a);
+        assert_eq!(registry.send_to(id, &message(1)), Err(RegistryError::NoSuchSession));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_session_task_unregisters() {
+        let registry = Registry::new();
+        let (tx, _rx) = mpsc::channel(1);
+        let registry2 = Arc::clone(&registry);
+        let task = tokio::spawn(async move {
+            let registration = registry2.register(tx);
+            registry2.join(registration.id(), "r").unwrap();
+            panic!("handler bug");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert_eq!((registry.session_count(), registry.room_count()), (0, 0));
+    }
+}
