@@ -2,6 +2,11 @@
 //!
 //! The subscriber is installed for the current thread only, which covers everything spawned
 //! on a `#[tokio::test]` (current-thread) runtime, and leaves other tests undisturbed.
+//!
+//! One caveat: `tracing` caches, process-wide, whether each log statement is wanted. In a test
+//! binary where some tests capture and others do not, a statement first reached by a test
+//! without a capture can be cached as unwanted for a while. If a test binary asserts on logs,
+//! let every test in it capture (even if it ignores the result).
 
 use std::{
     io,
