@@ -95,6 +95,8 @@ async fn an_unauthenticated_session_may_only_do_what_is_allowed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_flood_is_rate_limited_and_the_bucket_refills() {
+    // Every test of this binary captures: see `shared::capture`.
+    let (_guard, _logs) = capture::capture("ch05_handler_chain=debug");
     let config = Config {
         rate_limit: NonZeroU32::new(10).unwrap(),
         rate_burst: NonZeroU32::new(3).unwrap(),
@@ -130,6 +132,8 @@ async fn out_of_range_values_are_rejected_by_validation() {
 
 #[tokio::test]
 async fn bad_messages_get_an_error_with_code_id_and_trace_and_the_session_stays_open() {
+    // Every test of this binary captures: see `shared::capture`.
+    let (_guard, _logs) = capture::capture("ch05_handler_chain=debug");
     let mut client = connect(start(App::new(Config::default())).await).await;
     let cases = [
         ("{oops", "invalid_json", None),

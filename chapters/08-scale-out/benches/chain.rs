@@ -54,7 +54,7 @@ fn bench_dispatch(c: &mut Criterion) {
             b.iter(|| chain.dispatch(registration.id(), &registry, &mut state, black_box(ECHO)))
         });
     }
-    let standard = app::standard_chain(&config);
+    let standard = app::standard_chain(&config, None);
     group.bench_function("standard", |b| {
         b.iter(|| standard.dispatch(registration.id(), &registry, &mut state, black_box(ECHO)))
     });

@@ -43,6 +43,8 @@ impl Redis {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        let mut failed = Self { port, child };
+        failed.stop();
         panic!("redis-server did not start on port {port}");
     }
 

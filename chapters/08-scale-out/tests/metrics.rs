@@ -177,5 +177,8 @@ async fn a_real_scrape_is_valid_prometheus_text_with_the_expected_series() {
     let health = http::get(admin_addr, "/healthz").await.unwrap();
     assert_eq!(health.status, 200);
     let health: serde_json::Value = serde_json::from_str(&health.body).unwrap();
-    assert_eq!(health, json!({"status": "ok", "sessions": 1, "rooms": 1}));
+    assert_eq!(
+        health,
+        json!({"status": "ok", "cluster": "off", "node": 0, "sessions": 1, "rooms": 1})
+    );
 }

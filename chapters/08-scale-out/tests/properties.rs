@@ -61,7 +61,7 @@ fn envelope() -> impl Strategy<Value = Value> {
 /// Runs one frame through the standard chain, as a fresh session would.
 fn dispatch(text: &str) -> ServerMessage {
     let config = Config::default();
-    let chain = app::standard_chain(&config);
+    let chain = app::standard_chain(&config, None);
     let registry = Registry::new();
     let (outbound, _queue) = tokio::sync::mpsc::channel(8);
     let registration = registry.register(outbound);
