@@ -124,6 +124,7 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], admin.metrics.render())
 }
 
+// ANCHOR: healthz
 async fn healthz(State(admin): State<Admin>) -> impl IntoResponse {
     let registry = &admin.app.registry;
     // A node whose cluster link is down still serves its own sessions: degraded, not dead.
@@ -140,6 +141,7 @@ async fn healthz(State(admin): State<Admin>) -> impl IntoResponse {
         "rooms": registry.room_count(),
     }))
 }
+// ANCHOR_END: healthz
 
 async fn log_level(State(admin): State<Admin>) -> String {
     admin.log.current()

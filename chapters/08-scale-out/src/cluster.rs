@@ -147,6 +147,10 @@ impl ClusterTask {
             match self.serve(&registry, &stop).await {
                 Ok(()) => return, // stopped
                 Err(error) => {
+                    // After a connected period, start over with a short delay.
+                    if self.up.load(Ordering::Relaxed) {
+                        backoff = Duration::from_millis(100);
+                    }
                     self.set_up(false);
                     counter!("ws_cluster_reconnects_total").increment(1);
                     warn!(%error, retry_ms = backoff.as_millis() as u64, "redis unavailable");
@@ -161,6 +165,7 @@ impl ClusterTask {
     }
     // ANCHOR_END: run
 
+    // ANCHOR: serve
     /// One connected period: subscribe, then relay both ways until an error or `stop`.
     async fn serve(
         &mut self,
@@ -204,6 +209,7 @@ impl ClusterTask {
             }
         }
     }
+    // ANCHOR_END: serve
 
     // ANCHOR: deliver
     /// Delivers what another node published; returns a message to send back, if any.
@@ -239,6 +245,7 @@ impl ClusterTask {
     }
 }
 
+// ANCHOR: publish_relay
 /// Publishes one relay. A direct message that no node took (its node is gone) comes back
 /// to its sender as `no_such_session` right here.
 async fn publish(
@@ -270,6 +277,7 @@ async fn publish(
         }
     }
 }
+// ANCHOR_END: publish_relay
 
 fn no_such_session(trace: TraceId) -> ServerMessage {
     ServerMessage::Error {
