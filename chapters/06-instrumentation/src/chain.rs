@@ -158,8 +158,9 @@ impl<H: Handler> Route for H {
     fn call(&self, cx: &mut Cx<'_>, message: &mut Inbound) -> Outcome {
         let _span = debug_span!("handler", name = H::TYPE).entered();
         let fields = Value::Object(std::mem::take(&mut message.fields));
-        let request = serde_json::from_value(fields)
-            .map_err(|error| Rejection::new(ErrorCode::BadRequest, error.to_string()))?;
+        let request = serde_json::from_value(fields).map_err(|error| {
+            Rejection::new(ErrorCode::BadRequest, error.to_string()).by(H::TYPE)
+        })?;
         let outcome = self.handle(cx, request);
         debug!(ok = outcome.is_ok(), "handled");
         outcome.map_err(|rejection| rejection.by(H::TYPE))

@@ -30,7 +30,7 @@ pub struct Config {
     #[arg(long, env = "WS_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,
 
-    /// Length of the kernel's accept queue (tokio's `bind` uses 1024; bursts need more).
+    /// Length of the kernel's accept queue (tokio's `bind` asks for 128; bursts need more).
     #[arg(long, env = "WS_BACKLOG", default_value_t = 4096)]
     pub backlog: u32,
 
@@ -105,7 +105,7 @@ pub enum SlowConsumer {
     /// Drop what does not fit and count it (`ws_outbound_dropped_total`); the session stays.
     #[default]
     Drop,
-    /// Close the session with 1008 "slow consumer": it gets nothing rather than a gapped stream.
+    /// Close the session with 1013 "slow consumer": it gets nothing rather than a gapped stream.
     Close,
 }
 

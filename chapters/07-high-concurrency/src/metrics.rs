@@ -72,6 +72,7 @@ pub fn describe() {
 }
 
 // ANCHOR: recording
+// ANCHOR: handles
 /// Handles to every series, registered once when the server starts. Recording through a
 /// handle is an atomic operation; through the `counter!` macro it first hashes the key and
 /// looks it up in the recorder's registry, which costs more than the chain itself (chapter
@@ -132,6 +133,7 @@ impl Labeled<Histogram> {
         }
     }
 }
+// ANCHOR_END: handles
 
 /// Close reasons, handshake refusals, error codes and message types: every label value.
 pub const CLOSE_REASONS: &[&str] = &[
@@ -170,6 +172,7 @@ pub const UNROUTED_TYPES: &[&str] = &["invalid", "unknown", "binary"];
 pub const OUTBOUND_TYPES: &[&str] = &["welcome", "ack", "echo", "message", "direct", "error"];
 
 impl Metrics {
+    // ANCHOR: register
     /// Registers every series with the recorder in force (the global one, or a test's).
     /// `message_types` are the types the router serves.
     pub fn new(message_types: impl IntoIterator<Item = &'static str>) -> Self {
@@ -218,6 +221,7 @@ impl Metrics {
             rooms: gauge!(ROOMS_ACTIVE),
         }
     }
+    // ANCHOR_END: register
 
     pub fn connection_opened(&self) {
         self.connections_opened.increment(1);

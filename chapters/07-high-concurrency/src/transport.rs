@@ -141,6 +141,7 @@ async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>,
 }
 // ANCHOR_END: connection
 
+// ANCHOR: refusal
 /// Why a connection did not become a session, and what HTTP answer (if any) we still owe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Refusal {
@@ -182,6 +183,7 @@ impl Refusal {
         ))
     }
 }
+// ANCHOR_END: refusal
 
 // ANCHOR: upgrade_checks
 /// The checks on the HTTP request of the upgrade, in the order a client would want to hear

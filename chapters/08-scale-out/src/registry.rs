@@ -366,6 +366,11 @@ impl Inner {
             Err(TrySendError::Full(_)) => {
                 delivery.dropped += 1;
                 metrics.queue_dropped();
+                // Under the close policy the first overflow kicks the session; what is dropped
+                // until it is gone is counted, not logged again.
+                if policy == SlowConsumer::Close && member.kick.is_cancelled() {
+                    return;
+                }
                 warn!(session = %to, msg_type = frame.msg_type, ?policy, "outbound queue overflow: message dropped");
                 if policy == SlowConsumer::Close {
                     member.kick.cancel();
