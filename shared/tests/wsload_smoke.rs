@@ -1,6 +1,7 @@
 //! Smoke test of the `wsload` binary: each scenario that a plain echo server can answer
 //! (`idle`, `echo` closed and open loop, `churn`) runs for about a second against an in-process
-//! echo server, must exit 0, and must report real work in its JSON summary.
+//! echo server, must exit 0, and must report real work in its JSON summary. The same again with
+//! `--protocol tcp` against an in-process plain TCP echo server, like `tcp-echo`.
 //!
 //! `broadcast` needs the rooms protocol, so its smoke test belongs with a chapter server.
 
@@ -8,7 +9,10 @@ use std::{net::SocketAddr, path::Path, process::Command};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpListener;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
 use tokio_tungstenite::{accept_async, tungstenite::Message};
 
 /// A raw echo server like chapter 01's, on an ephemeral port, on its own runtime thread so the
@@ -44,14 +48,46 @@ fn spawn_echo_server() -> SocketAddr {
     addr
 }
 
+/// A plain TCP echo server like `tcp-echo` (no WebSocket), on its own runtime thread.
+fn spawn_tcp_echo_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).expect("listener");
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(n @ 1..) = stream.read(&mut buffer).await {
+                        if stream.write_all(&buffer[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
 /// Runs wsload with `args` plus the target and a JSON summary; returns the parsed summary.
 fn wsload(addr: SocketAddr, args: &[&str]) -> Value {
+    wsload_with(addr, "raw", args)
+}
+
+fn wsload_with(addr: SocketAddr, protocol: &str, args: &[&str]) -> Value {
     let dir = std::env::temp_dir();
-    let json = dir.join(format!("wsload-smoke-{}-{}.json", std::process::id(), args[0]));
+    let json = dir.join(format!("wsload-smoke-{}-{protocol}-{}.json", std::process::id(), args[0]));
     let url = format!("ws://{addr}/");
     let output = Command::new(env!("CARGO_BIN_EXE_wsload"))
         .args(args)
-        .args(["--protocol", "raw", "--url", &url, "--quiet", "--json"])
+        .args(["--protocol", protocol, "--url", &url, "--quiet", "--json"])
         .arg(&json)
         .output()
         .expect("run wsload");
@@ -104,6 +140,48 @@ fn every_echo_server_scenario_runs_and_reports() {
     let churn = wsload(addr, &["churn", "-c", "4", "--duration", "1s"]);
     assert!(count(&churn, "/churn/cycles") > 0, "{churn:#}");
     assert!(count(&churn, "/connections/closed_clean") > 0, "{churn:#}");
+}
+
+#[test]
+fn the_tcp_ceiling_runs_echo_idle_and_churn_and_prices_the_server_cpu() {
+    let addr = spawn_tcp_echo_server();
+    // The server runs in this test process, so this process is the one to probe.
+    let pid = std::process::id().to_string();
+
+    let echo = wsload_with(
+        addr,
+        "tcp",
+        &["echo", "-n", "10", "--size", "20", "--duration", "1s", "--server-pid", &pid],
+    );
+    assert!(count(&echo, "/messages/measured") > 0, "{echo:#}");
+    // The bytes of a 20-byte binary frame from a client: 2 header bytes, a 4-byte mask key.
+    assert_eq!(count(&echo, "/messages/frame_bytes"), 26, "{echo:#}");
+    assert!(echo.pointer("/server_cpu/per_answer_us").is_some_and(Value::is_f64), "{echo:#}");
+    assert!(echo.pointer("/wsload_cpu/cores").is_some_and(Value::is_f64), "{echo:#}");
+
+    let idle = wsload_with(addr, "tcp", &["idle", "-n", "20", "--duration", "1s"]);
+    assert_eq!(count(&idle, "/connections/opened"), 20);
+    assert_eq!(count(&idle, "/connections/closed_clean"), 20);
+    assert_eq!(count(&idle, "/connections/dropped"), 0);
+
+    let churn = wsload_with(addr, "tcp", &["churn", "-c", "4", "--duration", "1s"]);
+    assert!(count(&churn, "/churn/cycles") > 0, "{churn:#}");
+    assert!(count(&churn, "/connections/closed_clean") > 0, "{churn:#}");
+}
+
+#[test]
+fn tcp_is_refused_where_it_cannot_stand_in() {
+    for args in [
+        ["broadcast", "--protocol", "tcp"].as_slice(),
+        &["echo", "--protocol", "tcp", "--rate", "10"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_wsload"))
+            .args(args)
+            .args(["--duration", "1s"])
+            .output()
+            .expect("run wsload");
+        assert_eq!(output.status.code(), Some(2), "{args:?} was not refused");
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `churn`: connections that do not stay. Each worker loops: connect, upgrade (and welcome),
 //! one echo, the closing handshake. This is the accept path and the per-session setup and
 //! teardown under load: registries that leak, handshakes that slow down, sessions that do not
-//! close cleanly all show up here and in no other scenario.
+//! close cleanly all show up here and in no other scenario. With `--protocol tcp` a cycle is
+//! connect, one echo of the same bytes, FIN (`tcp`): the kernel's share of a cycle.
 
 use std::{
     sync::{
@@ -27,6 +28,7 @@ use super::{
     lifecycle::wind_down,
     report::{self, Connections, Percentiles, Summary, per_sec},
     run::{Phase, Progress, Run, bump, read},
+    tcp,
     wire::Wire,
 };
 
@@ -76,6 +78,7 @@ pub(super) async fn run(args: &ChurnArgs) -> Summary {
     if common.protocol == Protocol::Raw {
         settings.insert("frame", Value::from(format!("{:?}", args.frame).to_lowercase()));
     }
+    settings.insert("frame_bytes", Value::from(wire.frame_bytes()));
     let mut summary = start.finish("churn", common, settings, &window);
     // Over the whole run, warm-up and drain included: the rate of the measured window is
     // `cycles_per_sec`.
@@ -104,7 +107,12 @@ async fn worker(
         let n = next.fetch_add(1, Ordering::Relaxed);
         let began = Instant::now();
         bump(&run.counters.sent);
-        match cycle(&run, &target, &wire, n, reply_timeout).await {
+        let cycled = if wire.protocol() == Protocol::Tcp {
+            tcp::cycle(&run, &target, &wire, n, reply_timeout).await
+        } else {
+            cycle(&run, &target, &wire, n, reply_timeout).await
+        };
+        match cycled {
             Ok(()) => {
                 bump(&run.counters.received);
                 if run.measured(began) {

@@ -31,7 +31,10 @@ so a load test can never leave this machine. Use 127.0.0.1, not localhost.
 Protocols: `raw` is chapter 01 (any frame is echoed back); `envelope` is the JSON protocol of
 chapters 02 on. Chapters 03 and later greet every session with {\"type\":\"welcome\",...}, which
 wsload waits for; chapter 02 sends none, so pass --no-welcome there. `broadcast` needs rooms
-(chapters 03 and later).
+(chapters 03 and later). `tcp` is no WebSocket at all: for `idle`, `echo` (closed loop) and
+`churn` against the plain TCP echo server `tcp-echo`, it sends the bytes a WebSocket client
+would send for the same message (a masked binary frame, as with `raw`) and reads as many back:
+the ceiling the WebSocket rows are compared with. Only the address of --url is used then.
 
 Every run ends by itself: ramp, warm-up and --duration together may not exceed 15 minutes, and
 draining and closing add at most a few seconds. Ctrl-C stops early and still prints the summary.
@@ -44,7 +47,8 @@ Examples:
   wsload echo --protocol raw --url ws://127.0.0.1:9000/ -n 100 --duration 10s
   wsload idle -n 10000 --sources 4 --connect-rate 2000 --server-pid $(pgrep -n ch04) --duration 1m
   wsload broadcast -n 500 --rate 50 --room bench --json -
-  wsload churn --concurrency 32 --duration 20s";
+  wsload churn --concurrency 32 --duration 20s
+  wsload echo --protocol tcp --url ws://127.0.0.1:9100/ -n 100 --size 20   (against tcp-echo)";
 
 /// Load generator for the chapter servers: idle connections, echo round trips, room fan-out and
 /// connection churn, against a WebSocket server on this machine.
@@ -80,7 +84,8 @@ pub(crate) struct CommonArgs {
     #[arg(long, default_value = "ws://127.0.0.1:9000/", value_parser = parse_url)]
     pub(crate) url: TargetUrl,
 
-    /// Wire protocol: `raw` frames (chapter 01) or the JSON `envelope` (chapters 02 on).
+    /// Wire protocol: `raw` frames (chapter 01), the JSON `envelope` (chapters 02 on), or `tcp`:
+    /// the same bytes as `raw` without the WebSocket layers, for the `tcp-echo` ceiling.
     #[arg(long, value_enum, default_value_t = Protocol::Envelope)]
     pub(crate) protocol: Protocol,
 
@@ -90,7 +95,9 @@ pub(crate) struct CommonArgs {
     pub(crate) no_welcome: bool,
 
     /// Local addresses to connect from, round-robin: a count N (127.0.0.1 to 127.0.0.N) or a
-    /// comma-separated list of 127.x.y.z. Each adds its own ~28k ephemeral ports. Default: the
+    /// comma-separated list of 127.x.y.z. Each adds its own ~28k ephemeral ports, for holding
+    /// many connections at once. Not for `churn`: a bound socket gets its port at bind time,
+    /// and that search slows down badly among thousands of sockets in TIME_WAIT. Default: the
     /// kernel picks.
     #[arg(long, value_parser = parse_sources, value_name = "N|IP,IP,...")]
     pub(crate) sources: Option<Sources>,
@@ -122,7 +129,8 @@ pub(crate) struct CommonArgs {
 
     /// The server's process id: its VmRSS (/proc/PID/status) is read before connecting, once
     /// every connection is open, at the end of the window and after closing, and reported per
-    /// connection.
+    /// connection; its CPU time (/proc/PID/stat) over the measured window is reported per
+    /// answer.
     #[arg(long, value_name = "PID")]
     pub(crate) server_pid: Option<u32>,
 
@@ -222,6 +230,9 @@ pub(crate) enum Protocol {
     Raw,
     /// JSON messages with a `type` tag (chapters 02 on).
     Envelope,
+    /// No WebSocket: the bytes of a masked binary frame over plain TCP, echoed back byte for
+    /// byte by `tcp-echo` (the benchmarks' ceiling row).
+    Tcp,
 }
 
 impl Protocol {
@@ -229,6 +240,7 @@ impl Protocol {
         match self {
             Self::Raw => "raw",
             Self::Envelope => "envelope",
+            Self::Tcp => "tcp",
         }
     }
 }
@@ -256,15 +268,20 @@ impl Cli {
         let (common, connections, planned_ramp) = match &self.scenario {
             Scenario::Idle(args) => (&args.common, args.ramp.connections, ramp_time(&args.ramp)),
             Scenario::Echo(args) => {
-                if args.common.protocol == Protocol::Raw && args.size < 16 {
-                    return Err("--protocol raw needs --size 16 or more: each message starts \
-                                with its 16-digit sequence number"
-                        .into());
+                if args.common.protocol != Protocol::Envelope && args.size < 16 {
+                    return Err(format!(
+                        "--protocol {} needs --size 16 or more: each message starts with its \
+                         16-digit sequence number",
+                        args.common.protocol.as_str()
+                    ));
+                }
+                if args.common.protocol == Protocol::Tcp && args.rate != 0 {
+                    return Err("--protocol tcp runs closed loop only: leave out --rate".into());
                 }
                 (&args.common, args.ramp.connections, ramp_time(&args.ramp))
             }
             Scenario::Broadcast(args) => {
-                if args.common.protocol == Protocol::Raw {
+                if args.common.protocol != Protocol::Envelope {
                     return Err("broadcast needs rooms: use --protocol envelope against \
                                 chapter 03 or later"
                         .into());
@@ -278,8 +295,11 @@ impl Cli {
                 (&args.common, args.ramp.connections + 1, ramp_time(&args.ramp))
             }
             Scenario::Churn(args) => {
-                if args.common.protocol == Protocol::Raw && args.size < 16 {
-                    return Err("--protocol raw needs --size 16 or more".into());
+                if args.common.protocol != Protocol::Envelope && args.size < 16 {
+                    return Err(format!(
+                        "--protocol {} needs --size 16 or more",
+                        args.common.protocol.as_str()
+                    ));
                 }
                 (&args.common, args.concurrency, Duration::ZERO)
             }
@@ -440,5 +460,17 @@ mod tests {
         let raw_broadcast =
             Cli::try_parse_from(["wsload", "broadcast", "--protocol", "raw"]).unwrap();
         assert!(raw_broadcast.validate().is_err());
+    }
+
+    #[test]
+    fn tcp_is_for_the_closed_loop_echo_idle_and_churn() {
+        let validate =
+            |args: &[&str]| Cli::try_parse_from(["wsload"].iter().chain(args)).unwrap().validate();
+        assert!(validate(&["echo", "--protocol", "tcp", "--size", "20"]).is_ok());
+        assert!(validate(&["idle", "--protocol", "tcp"]).is_ok());
+        assert!(validate(&["churn", "--protocol", "tcp"]).is_ok());
+        assert!(validate(&["echo", "--protocol", "tcp", "--rate", "10"]).is_err());
+        assert!(validate(&["echo", "--protocol", "tcp", "--size", "8"]).is_err());
+        assert!(validate(&["broadcast", "--protocol", "tcp"]).is_err());
     }
 }

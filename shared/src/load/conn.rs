@@ -1,10 +1,12 @@
 //! Opening and closing one client connection: TCP from a chosen source address, the WebSocket
-//! upgrade, the server's welcome and (for rooms) the join, each under one deadline.
+//! upgrade, the server's welcome and (for rooms) the join, each under one deadline. With
+//! `--protocol tcp` a connection is the TCP stream alone (see `tcp`).
 //!
 //! A load generator that needs more memory per connection than the server it measures cannot
 //! show the server's limits, so every connection gets small buffers here.
 
 use std::{
+    future::Future,
     net::{Ipv4Addr, SocketAddr},
     time::Duration,
 };
@@ -37,6 +39,38 @@ pub(crate) enum Setup {
     Nothing,
     /// Join this room and wait for the ack.
     Join(String),
+}
+
+/// What the ramp opens for a scenario's connections: a WebSocket ([`Ws`]), or a bare
+/// [`TcpStream`] for `--protocol tcp`.
+pub(crate) trait Connection: Sized + Send + 'static {
+    /// Opens connection number `n`; the error's kind names the step that failed.
+    fn open(
+        target: &Target,
+        n: usize,
+        setup: &Setup,
+    ) -> impl Future<Output = Result<Self, Failure>> + Send;
+}
+
+impl Connection for Ws {
+    fn open(
+        target: &Target,
+        n: usize,
+        setup: &Setup,
+    ) -> impl Future<Output = Result<Self, Failure>> + Send {
+        target.open(n, setup)
+    }
+}
+
+impl Connection for TcpStream {
+    /// Just the TCP connection: no upgrade, so nothing to set up either (`tcp` has no rooms).
+    fn open(
+        target: &Target,
+        n: usize,
+        _setup: &Setup,
+    ) -> impl Future<Output = Result<Self, Failure>> + Send {
+        target.open_tcp(n)
+    }
 }
 
 /// Where and how to connect; shared by every connection of a run.
@@ -109,6 +143,14 @@ impl Target {
         Ok(ws)
     }
     // ANCHOR_END: open
+
+    /// Opens connection number `n` as a plain TCP stream (`--protocol tcp`), within the
+    /// connect timeout.
+    pub(crate) async fn open_tcp(&self, n: usize) -> Result<TcpStream, Failure> {
+        timeout(self.connect_timeout, self.connect_tcp(n))
+            .await
+            .map_err(|_| Failure::timeout("connect", "no TCP connection in time"))?
+    }
 
     async fn connect_tcp(&self, n: usize) -> Result<TcpStream, Failure> {
         let socket = TcpSocket::new_v4().map_err(|error| Failure::io("socket", &error))?;

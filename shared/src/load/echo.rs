@@ -6,6 +6,8 @@
 //! *due*, not when it went out: if the server stalls, the messages that queued up behind the
 //! stall count their wait too (measuring from the actual send would hide it, the "coordinated
 //! omission" mistake).
+//!
+//! With `--protocol tcp` the connections are plain TCP streams (`tcp`), closed loop only.
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
@@ -27,6 +29,7 @@ use super::{
     ramp_budget,
     report::{self, Connections, Messages, Percentiles, Summary, per_sec},
     run::{Phase, Progress, Run, bump, read},
+    tcp,
     wire::{Wire, frame_name},
 };
 
@@ -65,16 +68,17 @@ pub(super) async fn run(args: &EchoArgs) -> Summary {
     let mut tasks = JoinSet::new();
 
     let (sender, sender_wire) = (Arc::clone(&run), Arc::clone(&wire));
-    let ramp_time = ramp(
-        &run,
-        &target,
-        &args.ramp,
-        Setup::Nothing,
-        ramp_budget(common),
-        &mut tasks,
-        move |n, ws| connection(Arc::clone(&sender), Arc::clone(&sender_wire), pace, n, ws),
-    )
-    .await;
+    let budget = ramp_budget(common);
+    let ramp_time = if common.protocol == Protocol::Tcp {
+        let body = move |n, stream| {
+            tcp::echo(Arc::clone(&sender), Arc::clone(&sender_wire), pace.reply_timeout, n, stream)
+        };
+        ramp(&run, &target, &args.ramp, Setup::Nothing, budget, &mut tasks, body).await
+    } else {
+        let body =
+            move |n, ws| connection(Arc::clone(&sender), Arc::clone(&sender_wire), pace, n, ws);
+        ramp(&run, &target, &args.ramp, Setup::Nothing, budget, &mut tasks, body).await
+    };
     start.all_open();
     let window = run
         .warm_up_and_measure(common.warmup, common.duration, read(&run.counters.opened) == 0)

@@ -1,6 +1,7 @@
 //! `idle`: open many connections, hold them while they only answer the server's pings, close
 //! them. What it shows is the fixed cost of a connection: handshakes per second on the way up,
-//! and (with `--server-pid`) the server's memory per open connection.
+//! and (with `--server-pid`) the server's memory per open connection. With `--protocol tcp`
+//! the connections are plain TCP streams (`tcp`): what a socket alone costs.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,13 +10,14 @@ use tokio::task::JoinSet;
 
 use super::{
     Start,
-    cli::IdleArgs,
+    cli::{IdleArgs, Protocol},
     common_settings,
     conn::{Setup, Target, Ws},
     lifecycle::{close_counted, ramp, read_until, wind_down},
     ramp_budget,
     report::{Connections, Summary},
     run::{Phase, Progress, Run, read},
+    tcp,
 };
 
 pub(super) async fn run(args: &IdleArgs) -> Summary {
@@ -34,16 +36,14 @@ pub(super) async fn run(args: &IdleArgs) -> Summary {
     let mut tasks = JoinSet::new();
 
     let holder = Arc::clone(&run);
-    let ramp_time = ramp(
-        &run,
-        &target,
-        &args.ramp,
-        Setup::Nothing,
-        ramp_budget(common),
-        &mut tasks,
-        move |_, ws| hold(Arc::clone(&holder), ws),
-    )
-    .await;
+    let budget = ramp_budget(common);
+    let ramp_time = if common.protocol == Protocol::Tcp {
+        let body = move |_, stream| tcp::hold(Arc::clone(&holder), stream);
+        ramp(&run, &target, &args.ramp, Setup::Nothing, budget, &mut tasks, body).await
+    } else {
+        let body = move |_, ws| hold(Arc::clone(&holder), ws);
+        ramp(&run, &target, &args.ramp, Setup::Nothing, budget, &mut tasks, body).await
+    };
     start.all_open();
     // For `idle` the warm-up is simply more hold: nothing is measured but drops.
     let window = run

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{
     cli::RampArgs,
-    conn::{CLOSE_TIMEOUT, Setup, Target, Ws, close},
+    conn::{CLOSE_TIMEOUT, Connection, Setup, Target, Ws, close},
     failure::Failure,
     run::{Phase, Run, bump},
 };
@@ -23,12 +23,13 @@ use super::{
 /// Opens `args.connections` connections, started at `--connect-rate` per second (or as fast as
 /// possible) with at most `--max-inflight` handshakes at once, and hands each open connection
 /// to `body` on a task of its own in `tasks`. Returns when every attempt has succeeded or
-/// failed: how long that took is the ramp time.
+/// failed: how long that took is the ramp time. What a connection is (a WebSocket, or a bare
+/// TCP stream for `--protocol tcp`) is the type `body` takes.
 ///
 /// Bounding the handshakes in flight matters even when unpaced: thousands of simultaneous SYNs
 /// overflow the server's listen backlog, and the ramp would then time the kernel's SYN retries
 /// (1 s, 3 s, ...) instead of the server.
-pub(crate) async fn ramp<F, Fut>(
+pub(crate) async fn ramp<C, F, Fut>(
     run: &Arc<Run>,
     target: &Arc<Target>,
     args: &RampArgs,
@@ -38,7 +39,8 @@ pub(crate) async fn ramp<F, Fut>(
     body: F,
 ) -> Duration
 where
-    F: Fn(usize, Ws) -> Fut + Clone + Send + 'static,
+    C: Connection,
+    F: Fn(usize, C) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let started = Instant::now();
@@ -74,7 +76,7 @@ where
             (Arc::clone(run), Arc::clone(target), Arc::clone(&setup), body.clone());
         tasks.spawn(async move {
             let began = Instant::now();
-            match target.open(n, &setup).await {
+            match C::open(&target, n, &setup).await {
                 Ok(ws) => {
                     run.handshakes.record(n, began.elapsed());
                     bump(&run.counters.opened);

@@ -5,7 +5,8 @@
 //! handshake rate), `echo` (round-trip latency and throughput), `broadcast` (room fan-out:
 //! publish-to-delivery latency, lost deliveries) and `churn` (connect-echo-close cycles). They
 //! share the connection code (`conn`), the phases of a run (`run`, `lifecycle`) and the
-//! summary (`report`).
+//! summary (`report`, with the server's memory from `rss` and CPU time from `cpu`). `tcp` is
+//! the client side of the ceiling row: the same bytes over plain TCP, no WebSocket.
 //!
 //! It is a tool for this machine only: it refuses any target outside 127.0.0.0/8, and every
 //! run is bounded in connections and time and stops by itself.
@@ -14,6 +15,7 @@ mod broadcast;
 mod churn;
 mod cli;
 mod conn;
+mod cpu;
 mod echo;
 mod failure;
 mod idle;
@@ -21,18 +23,20 @@ mod lifecycle;
 mod report;
 mod rss;
 mod run;
+mod tcp;
 mod wire;
 
 use std::{collections::BTreeMap, io::Write as _, path::Path, sync::Arc};
 
 use anyhow::Context as _;
+use cpu::{CpuProbe, MachineProbe};
 use serde_json::Value;
 
 pub use cli::Cli;
 use cli::{CommonArgs, MAX_RUN, Scenario};
 use report::{Errors, Summary, window_secs};
 use rss::RssSamples;
-use run::{Progress, Run, Window, spawn_progress};
+use run::{Phase, Progress, Run, Window, read, spawn_progress};
 
 /// Runs the scenario, prints the summary (and writes the JSON one when asked). Returns whether
 /// the run passed: no more errors than `--max-errors`.
@@ -62,22 +66,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     Ok(summary.passed)
 }
 
-/// What every scenario sets up the same way: the shared state, the RSS probes, the progress
-/// line.
+/// What every scenario sets up the same way: the shared state, the RSS and CPU probes, the
+/// progress line.
 struct Start {
     run: Arc<Run>,
     server_rss: Option<RssSamples>,
     own_rss: RssSamples,
-    progress: Option<tokio::task::JoinHandle<()>>,
+    server_cpu: Option<CpuProbe>,
+    own_cpu: CpuProbe,
+    machine_cpu: MachineProbe,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Start {
     fn new(common: &CommonArgs, progress: Progress) -> Self {
         let run = Run::new();
+        let server_cpu = common.server_pid.map(|pid| CpuProbe::new(Some(pid)));
+        let own_cpu = CpuProbe::new(None);
+        // The window opens when the coordinator moves the phase to Measure; read the CPU
+        // clocks right then. A run that never measures (nothing opened, or interrupted during
+        // the warm-up) leaves them unread and reports no CPU use.
+        let machine_cpu = MachineProbe::default();
+        let probes: Vec<CpuProbe> = server_cpu.iter().cloned().chain([own_cpu.clone()]).collect();
+        let machine = machine_cpu.clone();
+        let mut phase = run.phase();
+        let mut tasks = vec![tokio::spawn(async move {
+            if phase.wait_for(|phase| *phase >= Phase::Measure).await.is_ok()
+                && *phase.borrow() == Phase::Measure
+            {
+                probes.iter().for_each(CpuProbe::window_start);
+                machine.window_start();
+            }
+        })];
+        if !common.quiet {
+            tasks.push(spawn_progress(Arc::clone(&run), progress));
+        }
         Self {
             server_rss: common.server_pid.map(|pid| RssSamples::start(Some(pid))),
             own_rss: RssSamples::start(None),
-            progress: (!common.quiet).then(|| spawn_progress(Arc::clone(&run), progress)),
+            server_cpu,
+            own_cpu,
+            machine_cpu,
+            tasks,
             run,
         }
     }
@@ -91,6 +121,10 @@ impl Start {
 
     /// The end of the measured window, with `connections` still open.
     fn window_end(&mut self, connections: u64) {
+        for cpu in self.server_cpu.iter_mut().chain([&mut self.own_cpu]) {
+            cpu.window_end();
+        }
+        self.machine_cpu.window_end();
         for rss in self.server_rss.iter_mut().chain([&mut self.own_rss]) {
             rss.end(connections);
         }
@@ -108,10 +142,11 @@ impl Start {
         for rss in self.server_rss.iter_mut().chain([&mut self.own_rss]) {
             rss.closed_kib = rss.sample();
         }
-        if let Some(progress) = self.progress.take() {
-            progress.abort();
+        for task in self.tasks.drain(..) {
+            task.abort();
         }
         let errors = Errors::of(&self.run, common.max_errors);
+        let answers = read(&self.run.counters.measured);
         Summary {
             scenario,
             url: common.url.text.clone(),
@@ -129,6 +164,9 @@ impl Start {
             errors,
             server_rss: self.server_rss,
             wsload_rss: self.own_rss,
+            server_cpu: self.server_cpu.and_then(|cpu| cpu.usage(answers)),
+            wsload_cpu: self.own_cpu.usage(answers),
+            machine_cpu: self.machine_cpu.usage(),
         }
     }
 }

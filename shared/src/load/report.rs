@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
+    cpu::{CpuUse, MachineCpu},
     rss::RssSamples,
     run::{Run, Window, read},
 };
@@ -45,6 +46,16 @@ pub(crate) struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) server_rss: Option<RssSamples>,
     pub(crate) wsload_rss: RssSamples,
+    /// The server's CPU time in the measured window (with `--server-pid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server_cpu: Option<CpuUse>,
+    /// wsload's own: near 1 core, the load generator may have been the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) wsload_cpu: Option<CpuUse>,
+    /// The whole machine in the window: busy cores beyond the server's and wsload's were
+    /// another program's (or the kernel's network work, which no process is billed for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) machine_cpu: Option<MachineCpu>,
 }
 
 #[derive(Debug, Serialize)]
@@ -225,6 +236,14 @@ fn percentiles(p: &Percentiles) -> String {
     )
 }
 
+fn cpu_line(cpu: &CpuUse) -> String {
+    let mut line = format!("{:.2} s in the window = {:.2} cores", cpu.cpu_secs, cpu.cores);
+    if let Some(per) = cpu.per_answer_us {
+        let _ = write!(line, "  => {per:.1} us per answer");
+    }
+    line
+}
+
 fn rss_line(rss: &RssSamples) -> String {
     let samples = [
         ("before", rss.baseline_kib),
@@ -366,6 +385,21 @@ impl Summary {
             row(&label, rss_line(rss));
         }
         row("wsload RSS", rss_line(&self.wsload_rss));
+        if let Some(cpu) = &self.server_cpu {
+            row(&format!("server CPU ({})", cpu.pid.unwrap_or_default()), cpu_line(cpu));
+        }
+        if let Some(cpu) = &self.wsload_cpu {
+            row("wsload CPU", cpu_line(cpu));
+        }
+        if let Some(machine) = &self.machine_cpu {
+            row(
+                "machine CPU",
+                format!(
+                    "{:.2} of {} cores busy in the window ({:.2} in interrupts and softirqs)",
+                    machine.busy_cores, machine.cores, machine.softirq_cores
+                ),
+            );
+        }
         let mut verdict = if self.passed { "PASS" } else { "FAIL" }.to_owned();
         if self.interrupted {
             verdict.push_str(" (interrupted)");

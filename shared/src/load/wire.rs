@@ -1,13 +1,20 @@
-//! What wsload puts on the wire, and how it reads the answers, for both protocols.
+//! What wsload puts on the wire, and how it reads the answers, for every protocol.
 //!
 //! Every request carries a sequence number that its reply must give back, so a wrong,
 //! reordered or missing reply is caught and counted as an error instead of being timed as if
-//! it were right. Nothing here touches a socket.
+//! it were right. `tcp` requests are the `raw` ones, encoded by hand into the bytes a
+//! WebSocket client would write for them. Nothing here touches a socket.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, de::IgnoredAny};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{
+    Message,
+    protocol::frame::{
+        Frame, FrameHeader,
+        coding::{Data, OpCode},
+    },
+};
 
 use super::{
     cli::{FrameKind, Protocol},
@@ -70,21 +77,37 @@ impl Wire {
         Self { protocol, frame, size, filler: "x".repeat(size) }
     }
 
-    /// The exact frame size, for the summary (an envelope smaller than its own JSON grows).
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The exact message size, for the summary (an envelope smaller than its own JSON grows).
+    /// For `tcp` it is every byte sent: frame header, mask key and payload.
     pub(crate) fn frame_bytes(&self) -> usize {
         match self.protocol {
             Protocol::Raw => self.size.max(RAW_SEQ_DIGITS),
             Protocol::Envelope => envelope_len(0, "").max(self.size),
+            Protocol::Tcp => {
+                let payload = self.size.max(RAW_SEQ_DIGITS);
+                client_header().len(payload as u64) + payload
+            }
         }
+    }
+
+    /// The payload of raw (and tcp) request number `seq`: the sequence number in hex digits,
+    /// then filler up to `--size`.
+    fn raw_payload(&self, seq: u64) -> String {
+        let mut payload = format!("{seq:016x}");
+        let fill = self.size.saturating_sub(RAW_SEQ_DIGITS);
+        payload.push_str(&self.filler[..fill]);
+        payload
     }
 
     /// Echo request number `seq`.
     pub(crate) fn echo_request(&self, seq: u64) -> Message {
         match self.protocol {
-            Protocol::Raw => {
-                let mut payload = format!("{seq:016x}");
-                let fill = self.size.saturating_sub(RAW_SEQ_DIGITS);
-                payload.push_str(&self.filler[..fill]);
+            Protocol::Raw | Protocol::Tcp => {
+                let payload = self.raw_payload(seq);
                 match self.frame {
                     FrameKind::Text => Message::text(payload),
                     FrameKind::Binary => Message::binary(payload.into_bytes()),
@@ -101,11 +124,27 @@ impl Wire {
         }
     }
 
+    /// `--protocol tcp`: request number `seq` as a WebSocket client writes it, into `out`
+    /// (cleared first): the header of a final binary frame with the mask bit, a 4-byte mask
+    /// key and the masked payload of the `raw` request, encoded by tungstenite's own frame
+    /// code. An echo server sends back exactly these bytes.
+    pub(crate) fn tcp_request(&self, seq: u64, out: &mut Vec<u8>) {
+        out.clear();
+        let payload = self.raw_payload(seq).into_bytes();
+        let mut frame = Frame::message(payload, OpCode::Data(Data::Binary), true);
+        // A real client draws a random key per frame; any key costs the same to apply. This
+        // one differs per message, so a stale echo cannot match.
+        frame.header_mut().mask = Some(mask_key(seq));
+        // Writing into a Vec cannot fail; an error could only leave `out` short, and the echo
+        // check would then report it.
+        let _ = frame.format(out);
+    }
+
     /// The sequence number an echo reply carries. An error reply that names its request comes
     /// back as `Err((Some(seq), failure))`, so the caller can stop waiting for that request.
     pub(crate) fn echo_reply(&self, message: &Message) -> Result<u64, (Option<u64>, Failure)> {
         match (self.protocol, message) {
-            (Protocol::Raw, Message::Text(_) | Message::Binary(_)) => {
+            (Protocol::Raw | Protocol::Tcp, Message::Text(_) | Message::Binary(_)) => {
                 let payload: &[u8] = match message {
                     Message::Text(text) => text.as_bytes(),
                     Message::Binary(bytes) => bytes,
@@ -146,6 +185,18 @@ impl Wire {
             )),
         }
     }
+}
+
+/// The header a client puts before a binary payload: like every client frame, it carries a
+/// mask key (only its presence matters for the length).
+fn client_header() -> FrameHeader {
+    FrameHeader { opcode: OpCode::Data(Data::Binary), mask: Some([0; 4]), ..FrameHeader::default() }
+}
+
+/// The mask key of tcp request `seq`.
+fn mask_key(seq: u64) -> [u8; 4] {
+    // The low 32 bits, spread by a multiplicative hash so neighbouring keys differ in every byte.
+    ((seq as u32) ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9).to_be_bytes()
 }
 
 /// `{"type":"join","id":"join","room":...}`
@@ -212,6 +263,28 @@ mod tests {
         assert_eq!(wire.echo_reply(&request).unwrap(), 7);
         let short = Message::binary(b"0000000000000007".to_vec());
         assert!(wire.echo_reply(&short).is_err());
+    }
+
+    #[test]
+    fn tcp_requests_are_the_bytes_of_a_masked_binary_frame() {
+        let wire = Wire::new(Protocol::Tcp, FrameKind::Binary, 20);
+        let mut bytes = Vec::new();
+        wire.tcp_request(7, &mut bytes);
+        // FIN + binary, mask bit + length 20, the key, then 20 masked bytes.
+        assert_eq!(bytes.len(), 2 + 4 + 20);
+        assert_eq!(wire.frame_bytes(), bytes.len());
+        assert_eq!(&bytes[..2], &[0x82, 0x80 | 20]);
+        let key = &bytes[2..6];
+        let unmasked: Vec<u8> =
+            bytes[6..].iter().enumerate().map(|(i, byte)| byte ^ key[i % 4]).collect();
+        assert_eq!(unmasked, wire.raw_payload(7).into_bytes());
+        let mut other = Vec::new();
+        wire.tcp_request(8, &mut other);
+        assert_ne!(bytes, other);
+        // 126 bytes and more take a 16-bit extended length.
+        let long = Wire::new(Protocol::Tcp, FrameKind::Binary, 200);
+        long.tcp_request(1, &mut bytes);
+        assert_eq!((bytes.len(), long.frame_bytes(), bytes[1]), (2 + 2 + 4 + 200, 208, 0x80 | 126));
     }
 
     #[test]

@@ -1,0 +1,487 @@
+//! The measurements. Each one is a fresh server, one wsload run against it, and the server
+//! stopped; its result is wsload's JSON summary (see `wsload --help` for the fields).
+//!
+//! The machine is shared, so each measurement also checks that it had it to itself: before it,
+//! that nothing else keeps the CPUs busy, and during it, wsload's count of busy cores against
+//! what the server and wsload used. A measurement that another program disturbed is run again
+//! (up to twice), and the page's run log shows every measurement's load average and
+//! disturbance, so a reader can judge.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+
+use crate::{
+    plan::{self, CH07, Plan, SERVERS, ServerSpec, duration_arg},
+    procs::{self, KernelGrowth, Launcher},
+};
+
+/// Busy cores beyond the server's, wsload's and the kernel's interrupt work, in the measured
+/// window, above which the measurement is run again. A little is always there: this program's
+/// sampling, the kernel's timers.
+pub(crate) const DISTURBED: f64 = 0.15;
+/// Measurements of a busy machine are tried at most this many times; the quietest one counts.
+const ATTEMPTS: u32 = 3;
+/// Before a measurement, wait (up to this long) for other programs to go quiet.
+const QUIET_WAIT: Duration = Duration::from_secs(30);
+/// Time for a run's ramp and closing, beyond its warm-up and duration.
+const SLACK: Duration = Duration::from_secs(120);
+
+/// One measurement's result.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    /// wsload's JSON summary.
+    pub(crate) summary: Value,
+    /// How far kernel memory for sockets grew while wsload ran (machine-wide).
+    pub(crate) kernel: KernelGrowth,
+    /// When the measurement was repeated and this is the median run: every run's echo rate,
+    /// lowest first.
+    pub(crate) rates: Vec<f64>,
+}
+
+impl Outcome {
+    pub(crate) fn f64(&self, pointer: &str) -> Option<f64> {
+        self.summary.pointer(pointer).and_then(Value::as_f64)
+    }
+
+    pub(crate) fn u64(&self, pointer: &str) -> Option<u64> {
+        self.summary.pointer(pointer).and_then(Value::as_u64)
+    }
+
+    pub(crate) fn passed(&self) -> bool {
+        self.summary.pointer("/passed").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// Busy cores nobody of ours used during the window. Interrupts and softirqs are left
+    /// out: they are mostly the run's own loopback packets, which the kernel bills to no one.
+    fn disturbance(&self) -> Option<f64> {
+        let machine = self.f64("/machine_cpu/busy_cores")?;
+        let kernel = self.f64("/machine_cpu/softirq_cores").unwrap_or(0.0);
+        let ours = self.f64("/server_cpu/cores")? + self.f64("/wsload_cpu/cores")?;
+        Some((machine - kernel - ours).max(0.0))
+    }
+}
+
+/// The run log: one entry per measurement, for the page.
+#[derive(Debug, Clone)]
+pub(crate) struct LogEntry {
+    pub(crate) id: String,
+    pub(crate) load_average: Option<f64>,
+    pub(crate) disturbance: Option<f64>,
+    pub(crate) attempts: u32,
+    pub(crate) passed: bool,
+}
+
+/// Runs measurements and keeps their log.
+#[derive(Debug)]
+pub(crate) struct Bench {
+    launcher: Launcher,
+    json_dir: PathBuf,
+    quick: bool,
+    cores: usize,
+    log: Vec<LogEntry>,
+}
+
+impl Bench {
+    pub(crate) fn new(launcher: Launcher, work: PathBuf, quick: bool, cores: usize) -> Self {
+        Self { launcher, json_dir: work.join("json"), quick, cores: cores.max(1), log: Vec::new() }
+    }
+
+    pub(crate) fn into_log(self) -> Vec<LogEntry> {
+        self.log
+    }
+
+    /// Starts `server` (with `server_extra` options), runs wsload with `args` (its scenario
+    /// and load; protocol, target and output are added here) and stops the server. `planned`
+    /// is the run's warm-up plus duration.
+    async fn measure(
+        &mut self,
+        id: &str,
+        server: &ServerSpec,
+        server_extra: &[String],
+        args: &[String],
+        planned: Duration,
+    ) -> anyhow::Result<Outcome> {
+        std::fs::create_dir_all(&self.json_dir)
+            .with_context(|| format!("create {}", self.json_dir.display()))?;
+        let json = self.json_dir.join(format!("{}.json", id.replace('/', "-")));
+        let attempts = if self.quick { 1 } else { ATTEMPTS };
+        let mut best: Option<(Outcome, Option<f64>, Option<f64>)> = None;
+        let mut tried = 0;
+        for attempt in 1..=attempts {
+            tried = attempt;
+            if !self.quick {
+                self.wait_for_quiet().await;
+            }
+            let load_average = procs::load_average();
+            let running = self
+                .launcher
+                .start(server, server_extra, &format!("{}-{attempt}", id.replace('/', "-")))
+                .await?;
+            let mut full = args.to_vec();
+            full.extend(server.protocol_args());
+            full.extend(["--url".to_owned(), running.url()]);
+            full.extend(["--server-pid".to_owned(), running.pid.to_string()]);
+            full.extend(["--quiet".to_owned(), "--json".to_owned(), json.display().to_string()]);
+            let _ = std::fs::remove_file(&json);
+            let run = self.launcher.wsload(&full, planned + SLACK).await;
+            let stopped = running.stop().await;
+            let run = run.with_context(|| format!("{id}: wsload"))?;
+            stopped.with_context(|| format!("{id}: server"))?;
+            if run.code == Some(2) {
+                bail!("{id}: wsload refused its options:\n{}", run.stderr);
+            }
+            let text = std::fs::read_to_string(&json).with_context(|| {
+                format!(
+                    "{id}: wsload wrote no summary ({:?}):\n{}{}",
+                    run.code, run.stdout, run.stderr
+                )
+            })?;
+            let summary: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{id}: parse {}", json.display()))?;
+            let outcome = Outcome { summary, kernel: run.kernel_growth, rates: Vec::new() };
+            let disturbance = outcome.disturbance();
+            eprintln!(
+                "bench-compare: {id:<28} {:<34} load {:>4}  others {:>5} cores{}",
+                headline(&outcome),
+                load_average.map_or_else(|| "?".into(), |load| format!("{load:.2}")),
+                disturbance.map_or_else(|| "?".into(), |d| format!("{d:.2}")),
+                if outcome.passed() { "" } else { "  (errors: see the summary)" },
+            );
+            let quieter = match (&best, disturbance) {
+                (None, _) => true,
+                (Some((_, Some(previous), _)), Some(now)) => now < *previous,
+                _ => false,
+            };
+            if quieter {
+                best = Some((outcome, disturbance, load_average));
+            }
+            if disturbance.is_none_or(|d| d <= DISTURBED) {
+                break;
+            }
+            if attempt < attempts {
+                eprintln!("bench-compare: {id}: another program was busy; measuring again in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+        let Some((outcome, disturbance, load_average)) = best else {
+            bail!("{id}: no attempt was made");
+        };
+        self.log.push(LogEntry {
+            id: id.to_owned(),
+            load_average,
+            disturbance,
+            attempts: tried,
+            passed: outcome.passed(),
+        });
+        Ok(outcome)
+    }
+
+    /// `measure` until `repeats` runs were undisturbed, or `2 × repeats` runs were made (as
+    /// `id#1`, `id#2`, ...); returns the run with the median echo rate among the undisturbed
+    /// ones (among all, if none was), carrying their rates.
+    async fn measure_median(
+        &mut self,
+        id: &str,
+        server: &ServerSpec,
+        server_extra: &[String],
+        args: &[String],
+        planned: Duration,
+        repeats: usize,
+    ) -> anyhow::Result<Outcome> {
+        if repeats <= 1 {
+            return self.measure(id, server, server_extra, args, planned).await;
+        }
+        let quiet = |outcome: &Outcome| outcome.disturbance().is_none_or(|d| d <= DISTURBED);
+        let mut runs = Vec::with_capacity(repeats);
+        for run in 1..=2 * repeats {
+            if runs.iter().filter(|outcome| quiet(outcome)).count() >= repeats {
+                break;
+            }
+            let id = format!("{id}#{run}");
+            runs.push(self.measure(&id, server, server_extra, args, planned).await?);
+        }
+        if runs.iter().any(quiet) {
+            runs.retain(quiet);
+        }
+        let repeats = runs.len();
+        let rate = |outcome: &Outcome| outcome.f64("/messages/per_sec").unwrap_or(0.0);
+        runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+        let rates = runs.iter().map(rate).collect();
+        let mut median = runs.swap_remove(repeats / 2);
+        median.rates = rates;
+        Ok(median)
+    }
+
+    /// Waits until other programs leave the CPUs alone (or `QUIET_WAIT` has passed).
+    async fn wait_for_quiet(&self) {
+        let deadline = tokio::time::Instant::now() + QUIET_WAIT;
+        let mut said = false;
+        while let Some(busy) = procs::busy_cores(Duration::from_millis(500), self.cores).await {
+            if busy <= DISTURBED {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                eprintln!(
+                    "bench-compare: the machine stays busy ({busy:.2} cores); measuring anyway"
+                );
+                return;
+            }
+            if !said {
+                eprintln!("bench-compare: another program is using {busy:.2} cores; waiting");
+                said = true;
+            }
+        }
+    }
+}
+
+/// The one number of a summary worth a progress line.
+fn headline(outcome: &Outcome) -> String {
+    let rate = |value: f64, unit: &str| format!("{} {unit}", thousands(value));
+    if let Some(per_sec) = outcome.f64("/messages/per_sec") {
+        rate(per_sec, "msgs/s")
+    } else if let Some(per_sec) = outcome.f64("/broadcast/deliveries_per_sec") {
+        rate(per_sec, "deliveries/s")
+    } else if let Some(per_sec) = outcome.f64("/churn/cycles_per_sec") {
+        rate(per_sec, "cycles/s")
+    } else if let Some(kib) = outcome.f64("/server_rss/per_connection_kib") {
+        let opened = outcome.u64("/connections/opened").unwrap_or(0);
+        format!("{kib:.1} KiB/conn, {} open", thousands(opened as f64))
+    } else {
+        "no result".to_owned()
+    }
+}
+
+/// `12345.6` -> `12,346`.
+pub(crate) fn thousands(value: f64) -> String {
+    let digits = (value.round().max(0.0) as u64).to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// A row of a table: the server, and its outcome (`None` where the scenario does not apply).
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) server: ServerSpec,
+    pub(crate) outcome: Option<Outcome>,
+}
+
+impl Row {
+    pub(crate) fn f64(&self, pointer: &str) -> Option<f64> {
+        self.outcome.as_ref()?.f64(pointer)
+    }
+
+    pub(crate) fn u64(&self, pointer: &str) -> Option<u64> {
+        self.outcome.as_ref()?.u64(pointer)
+    }
+}
+
+fn strings<const N: usize>(args: [&str; N]) -> Vec<String> {
+    args.map(String::from).to_vec()
+}
+
+pub(crate) fn echo_args(plan: &Plan) -> Vec<String> {
+    let echo = &plan.echo;
+    let mut args = strings(["echo", "-n"]);
+    args.extend([
+        echo.connections.to_string(),
+        "--size".into(),
+        echo.size.to_string(),
+        "--warmup".into(),
+        duration_arg(echo.warmup),
+        "--duration".into(),
+        duration_arg(echo.duration),
+    ]);
+    args
+}
+
+pub(crate) fn idle_args(plan: &Plan, connections: usize, hold: Duration) -> Vec<String> {
+    let mut args = strings(["idle", "-n"]);
+    args.extend([
+        connections.to_string(),
+        "--duration".into(),
+        duration_arg(hold),
+        "--sources".into(),
+        plan.sources.to_string(),
+    ]);
+    args
+}
+
+pub(crate) fn broadcast_args(plan: &Plan, room: &plan::Broadcast) -> Vec<String> {
+    let mut args = strings(["broadcast", "-n"]);
+    args.extend([
+        room.members.to_string(),
+        "--rate".into(),
+        room.rate.to_string(),
+        "--warmup".into(),
+        duration_arg(plan.broadcast_warmup),
+        "--duration".into(),
+        duration_arg(plan.broadcast_duration),
+    ]);
+    args
+}
+
+/// `churn`. No `--sources`: a socket bound to a source address gets its port at bind time, and
+/// the kernel's search for one that no socket holds, TIME_WAIT included, becomes the
+/// bottleneck after a few seconds of churn; connect() only needs a port free for this one
+/// destination, and may reuse one a second into TIME_WAIT on loopback.
+pub(crate) fn churn_args(plan: &Plan) -> Vec<String> {
+    let churn = &plan.churn;
+    let mut args = strings(["churn", "-c"]);
+    args.extend([
+        churn.concurrency.to_string(),
+        "--size".into(),
+        plan.echo.size.to_string(),
+        "--warmup".into(),
+        duration_arg(churn.warmup),
+        "--duration".into(),
+        duration_arg(churn.duration),
+    ]);
+    args
+}
+
+/// `--backlog` runs: every connection at once, as many in flight as the burst allows.
+pub(crate) fn burst_args(plan: &Plan) -> Vec<String> {
+    let tuning = &plan.tuning;
+    let mut args = idle_args(plan, tuning.burst_connections, tuning.burst_hold);
+    args.extend([
+        "--max-inflight".into(),
+        tuning.burst_inflight.to_string(),
+        "--connect-rate".into(),
+        "0".into(),
+        // Refused and timed-out connections are what this run counts, not a reason to fail.
+        "--max-errors".into(),
+        tuning.burst_connections.to_string(),
+    ]);
+    args
+}
+
+/// The many-connections runs: a drop is a finding, reported, not a failed run.
+pub(crate) fn many_args(plan: &Plan) -> Vec<String> {
+    let tuning = &plan.tuning;
+    let mut args = idle_args(plan, tuning.many_connections, tuning.many_hold);
+    args.extend(["--max-errors".into(), tuning.many_connections.to_string()]);
+    args
+}
+
+pub(crate) async fn echo(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let args = echo_args(plan);
+    let planned = plan.echo.warmup + plan.echo.duration;
+    let mut rows = Vec::new();
+    for server in SERVERS {
+        let id = format!("echo/{}", server.key);
+        let outcome =
+            bench.measure_median(&id, &server, &[], &args, planned, plan.echo.repeats).await?;
+        rows.push(Row { server, outcome: Some(outcome) });
+    }
+    Ok(rows)
+}
+
+pub(crate) async fn idle(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let args = idle_args(plan, plan.idle.connections, plan.idle.hold);
+    let mut rows = Vec::new();
+    for server in SERVERS {
+        let outcome = bench
+            .measure(&format!("idle/{}", server.key), &server, &[], &args, plan.idle.hold)
+            .await?;
+        rows.push(Row { server, outcome: Some(outcome) });
+    }
+    Ok(rows)
+}
+
+/// One room size, every server (those without rooms get no outcome).
+#[derive(Debug, Clone)]
+pub(crate) struct RoomRows {
+    pub(crate) room: plan::Broadcast,
+    pub(crate) rows: Vec<Row>,
+}
+
+pub(crate) async fn broadcast(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<RoomRows>> {
+    let planned = plan.broadcast_warmup + plan.broadcast_duration;
+    let mut rooms = Vec::new();
+    for room in &plan.broadcast {
+        let args = broadcast_args(plan, room);
+        let mut rows = Vec::new();
+        for server in SERVERS {
+            let outcome = if server.rooms {
+                let id = format!("broadcast-{}/{}", room.members, server.key);
+                Some(bench.measure(&id, &server, &[], &args, planned).await?)
+            } else {
+                None
+            };
+            rows.push(Row { server, outcome });
+        }
+        rooms.push(RoomRows { room: room.clone(), rows });
+    }
+    Ok(rooms)
+}
+
+pub(crate) async fn churn(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let planned = plan.churn.warmup + plan.churn.duration;
+    let mut rows = Vec::new();
+    let args = churn_args(plan);
+    for server in SERVERS {
+        let outcome =
+            bench.measure(&format!("churn/{}", server.key), &server, &[], &args, planned).await?;
+        rows.push(Row { server, outcome: Some(outcome) });
+    }
+    Ok(rows)
+}
+
+/// Chapter 07's tuning steps.
+#[derive(Debug, Clone)]
+pub(crate) struct TuningResults {
+    /// Per `--read-buffer`: idle memory with heartbeats, and echo.
+    pub(crate) read_buffer: Vec<(usize, Outcome, Outcome)>,
+    /// Per `--backlog`: a burst of connections.
+    pub(crate) backlog: Vec<(u32, Outcome)>,
+    /// Per `--read-buffer`: many connections held with heartbeats.
+    pub(crate) many: Vec<(usize, Outcome)>,
+}
+
+pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<TuningResults> {
+    let tuning = &plan.tuning;
+    let cap = ["--max-connections".to_owned(), tuning.max_connections.to_string()];
+    let heartbeat = ["--heartbeat-interval".to_owned(), duration_arg(tuning.heartbeat)];
+    let read_buffer = |size: usize| ["--read-buffer".to_owned(), size.to_string()];
+
+    let mut results =
+        TuningResults { read_buffer: Vec::new(), backlog: Vec::new(), many: Vec::new() };
+    let idle = idle_args(plan, tuning.read_buffer_connections, tuning.read_buffer_hold);
+    let echo = echo_args(plan);
+    for &size in &tuning.read_buffers {
+        let extra = [&read_buffer(size)[..], &heartbeat, &cap].concat();
+        let id = format!("tuning/read-buffer-{size}-idle");
+        let held = bench.measure(&id, &CH07, &extra, &idle, tuning.read_buffer_hold).await?;
+        let extra = [&read_buffer(size)[..], &cap].concat();
+        let id = format!("tuning/read-buffer-{size}-echo");
+        let planned = plan.echo.warmup + plan.echo.duration;
+        let echoed =
+            bench.measure_median(&id, &CH07, &extra, &echo, planned, plan.echo.repeats).await?;
+        results.read_buffer.push((size, held, echoed));
+    }
+    let burst = burst_args(plan);
+    for &backlog in &tuning.backlogs {
+        let extra = [&["--backlog".to_owned(), backlog.to_string()][..], &cap].concat();
+        let id = format!("tuning/backlog-{backlog}");
+        results
+            .backlog
+            .push((backlog, bench.measure(&id, &CH07, &extra, &burst, tuning.burst_hold).await?));
+    }
+    let many = many_args(plan);
+    for &size in &tuning.many_read_buffers {
+        let extra = [&read_buffer(size)[..], &heartbeat, &cap].concat();
+        let id = format!("tuning/many-{size}");
+        results
+            .many
+            .push((size, bench.measure(&id, &CH07, &extra, &many, tuning.many_hold).await?));
+    }
+    Ok(results)
+}

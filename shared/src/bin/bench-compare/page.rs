@@ -1,0 +1,900 @@
+//! The book's benchmarks page, written from one run's results. Every number on it comes from
+//! this run; the prose around the tables only picks which numbers to compare, so it says what
+//! the numbers say even when they change.
+
+use std::{fmt::Write as _, time::Duration};
+
+use crate::{
+    measure::{self, DISTURBED, LogEntry, Outcome, RoomRows, Row, TuningResults, thousands},
+    plan::{CH07_DEFAULT_READ_BUFFER, Plan, duration_arg},
+    procs::Machine,
+};
+
+/// Everything one run measured; a part left out with `--only` is `None`.
+#[derive(Debug, Default)]
+pub(crate) struct Results {
+    pub(crate) echo: Option<Vec<Row>>,
+    pub(crate) idle: Option<Vec<Row>>,
+    pub(crate) broadcast: Option<Vec<RoomRows>>,
+    pub(crate) churn: Option<Vec<Row>>,
+    pub(crate) tuning: Option<TuningResults>,
+    pub(crate) log: Vec<LogEntry>,
+}
+
+/// A change smaller than this (in either direction) is called noise, not a win or a loss; more
+/// when the run itself shows more (see `noise_floor`).
+const NOISE: f64 = 0.03;
+
+pub(crate) fn render(
+    results: &Results,
+    plan: &Plan,
+    machine: &Machine,
+    command: &str,
+    took: Duration,
+) -> String {
+    let mut page = String::new();
+    header(&mut page, plan, machine, command, took);
+    if let Some(rows) = &results.echo {
+        echo(&mut page, plan, rows);
+    }
+    if let Some(rows) = &results.idle {
+        idle(&mut page, plan, rows);
+    }
+    if let Some(rooms) = &results.broadcast {
+        broadcast(&mut page, plan, rooms);
+    }
+    if let Some(rows) = &results.churn {
+        churn(&mut page, plan, rows);
+    }
+    if let Some(tuning) = &results.tuning {
+        tuning_steps(&mut page, plan, tuning, results.echo.as_deref());
+    }
+    run_log(&mut page, &results.log);
+    page
+}
+
+fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took: Duration) {
+    let _ = write!(
+        page,
+        "# Benchmarks\n\n\
+         <!-- Written by bench-compare (shared/src/bin/bench-compare). Do not edit by hand: run it \
+         again. -->\n\n\
+         The same load against every chapter's server, and against a plain TCP echo server that \
+         does no WebSocket work at all: the ceiling. Each row is one server; the gap between a \
+         row and the ceiling is what that chapter's layers cost, and the gap between two \
+         neighbouring rows is what one chapter's idea costs.\n\n"
+    );
+    if plan.quick {
+        page.push_str(
+            "> **A quick run.** Seconds per measurement and a few hundred connections: it checks \
+             that the tools work, and its numbers mean little.\n\n",
+        );
+    }
+    let _ = write!(
+        page,
+        "## How it was measured\n\n\
+         | | |\n| --- | --- |\n\
+         | date | {} |\n\
+         | CPU | {} |\n\
+         | cores | {} |\n\
+         | memory | {:.0} GiB |\n\
+         | kernel | Linux {} |\n\
+         | compiler | {} |\n\
+         | build | {} profile |\n\
+         | open files | {} |\n\
+         | the whole run took | {:.0} s |\n\n\
+         One command measured everything on this page, wrote it, and drew the chart:\n\n\
+         ```sh\n{command}\n```\n\n\
+         It builds the servers and `wsload` once, then for every measurement starts a **fresh \
+         server pinned to CPU 0** (`taskset -c 0`) and runs **`wsload` pinned to CPU 1**, so \
+         the two never share a core, and stops the server afterwards. The servers run as \
+         shipped, at their default log level (output to a file), with two exceptions: chapters \
+         05-07 get `--rate-limit {lim} --rate-burst {lim}`, because these benchmarks measure \
+         the server and not its rate limiter, and chapters 06 and 07 get an `--admin-listen` \
+         port of their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
+         `--no-welcome`, to the others with the JSON envelope, and to the ceiling with \
+         `--protocol tcp`: the bytes a WebSocket client would send for the same message (a \
+         masked binary frame), echoed back byte for byte by `tcp-echo`.\n\n\
+         Server CPU is the server's user + system time (`/proc/PID/stat`, 10 ms ticks) over \
+         the measured window, divided by the answers in it; the kernel's softirq work for \
+         loopback packets is billed to no process and is not in it. A row whose **wsload cores** is \
+         close to 1.00 was limited by the load generator's one core at least as much as by the \
+         server. Every measurement checks that the machine was otherwise quiet (see the [run \
+         log](#run-log)); the raw `wsload` summaries (JSON) and the server logs are kept in \
+         `target/bench-compare/`.\n\n\
+         ![Throughput, memory, fan-out and churn of every chapter against the TCP \
+         ceiling](images/benchmarks.svg)\n\n",
+        machine.date,
+        machine.cpu_model,
+        machine.cores,
+        machine.memory_gib,
+        machine.kernel,
+        machine.rustc,
+        machine.profile,
+        machine.open_files,
+        took.as_secs_f64(),
+        lim = "1000000",
+    );
+}
+
+/// A markdown table.
+fn table(page: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    let _ = writeln!(page, "| {} |", headers.join(" | "));
+    let aligns: Vec<&str> =
+        headers.iter().enumerate().map(|(i, _)| if i == 0 { "---" } else { "---:" }).collect();
+    let _ = writeln!(page, "| {} |", aligns.join(" | "));
+    for row in rows {
+        let _ = writeln!(page, "| {} |", row.join(" | "));
+    }
+    page.push('\n');
+}
+
+fn dash() -> String {
+    "—".to_owned()
+}
+
+fn int(value: Option<f64>) -> String {
+    value.map_or_else(dash, thousands)
+}
+
+fn int_u(value: Option<u64>) -> String {
+    value.map_or_else(dash, |value| thousands(value as f64))
+}
+
+fn dec(value: Option<f64>, places: usize) -> String {
+    value.map_or_else(dash, |value| format!("{value:.places$}"))
+}
+
+fn ratio(value: Option<f64>, base: Option<f64>) -> String {
+    match (value, base) {
+        (Some(value), Some(base)) if base > 0.0 => format!("{:.2}×", value / base),
+        _ => dash(),
+    }
+}
+
+/// `+4.2 %` from `before` to `after`.
+fn change(before: f64, after: f64) -> String {
+    if before == 0.0 {
+        return dash();
+    }
+    format!("{:+.1} %", (after - before) / before * 100.0)
+}
+
+fn relative(before: f64, after: f64) -> f64 {
+    if before == 0.0 { 0.0 } else { (after - before) / before }
+}
+
+/// `181,837–189,091`: the lowest and highest rate of a repeated measurement.
+fn range(outcome: Option<&Outcome>) -> String {
+    match outcome.map(|outcome| outcome.rates.as_slice()) {
+        Some([first, .., last]) => format!("{}–{}", thousands(*first), thousands(*last)),
+        _ => dash(),
+    }
+}
+
+fn errors(row: &Row) -> String {
+    int_u(row.u64("/errors/total"))
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(dash, |kib| format!("{:.1}", kib as f64 / 1024.0))
+}
+
+fn find<'a>(rows: &'a [Row], key: &str) -> Option<&'a Row> {
+    rows.iter().find(|row| row.server.key == key)
+}
+
+fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
+    let echo = &plan.echo;
+    let _ = write!(
+        page,
+        "## Echo: round trips\n\n\
+         {} connections, each sending a {}-byte message and the next one as soon as the reply \
+         is in (closed loop), {} warm-up then {} measured, {} times per row on a fresh server \
+         each time:\n\n\
+         ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
+         Each row is the run with the median rate; the range column shows the lowest and the \
+         highest of the {} runs (a run that another program disturbed is run again and left \
+         out, see the run log), which is how far this shared virtual machine's results move \
+         from one run to the next. `--size` is the payload: chapter 01 and the ceiling send \
+         exactly that; the JSON envelope of chapters 02-07 cannot be smaller than its own \
+         fields and the message id, so theirs are larger (the bytes column). Latencies are \
+         round trips in microseconds.\n\n",
+        echo.connections,
+        echo.size,
+        duration_arg(echo.warmup),
+        duration_arg(echo.duration),
+        echo.repeats,
+        measure::echo_args(plan).join(" "),
+        echo.repeats,
+    );
+    let ceiling = find(rows, "tcp").and_then(|row| row.f64("/messages/per_sec"));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let per_sec = row.f64("/messages/per_sec");
+            vec![
+                row.server.title.to_owned(),
+                int_u(row.u64("/messages/frame_bytes")),
+                int(per_sec),
+                range(row.outcome.as_ref()),
+                ratio(per_sec, ceiling),
+                int_u(row.u64("/latency_us/p50")),
+                int_u(row.u64("/latency_us/p99")),
+                int_u(row.u64("/latency_us/p999")),
+                int_u(row.u64("/latency_us/max")),
+                dec(row.f64("/server_cpu/per_answer_us"), 1),
+                dec(row.f64("/server_cpu/cores"), 2),
+                dec(row.f64("/wsload_cpu/cores"), 2),
+                errors(row),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &[
+            "server",
+            "bytes/msg",
+            "msgs/s",
+            "range",
+            "vs ceiling",
+            "p50 µs",
+            "p99 µs",
+            "p99.9 µs",
+            "max µs",
+            "server CPU µs/msg",
+            "server cores",
+            "wsload cores",
+            "errors",
+        ],
+        &body,
+    );
+    // The steps worth a sentence: the biggest loss between neighbouring chapters.
+    let mut steps: Vec<(String, f64)> = rows
+        .windows(2)
+        .skip(1)
+        .filter_map(|pair| {
+            let before = pair[0].f64("/server_cpu/per_answer_us")?;
+            let after = pair[1].f64("/server_cpu/per_answer_us")?;
+            Some((format!("{} → {}", pair[0].server.key, pair[1].server.key), after - before))
+        })
+        .collect();
+    steps.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if let (Some(tcp), Some(ch01), Some(ch07)) = (
+        find(rows, "tcp").and_then(|row| row.f64("/server_cpu/per_answer_us")),
+        find(rows, "ch01").and_then(|row| row.f64("/server_cpu/per_answer_us")),
+        find(rows, "ch07").and_then(|row| row.f64("/server_cpu/per_answer_us")),
+    ) {
+        let _ = write!(
+            page,
+            "Per message, the ceiling's server spends {tcp:.1} µs of CPU, chapter 01 {ch01:.1} µs \
+             and chapter 07 {ch07:.1} µs."
+        );
+        if let Some((step, cost)) = steps.first().filter(|(_, cost)| *cost > 0.0) {
+            let _ =
+                write!(page, " The costliest step between two chapters is {step}: +{cost:.1} µs.");
+        }
+        page.push_str("\n\n");
+    }
+}
+
+fn idle(page: &mut String, plan: &Plan, rows: &[Row]) {
+    let _ = write!(
+        page,
+        "## Idle connections: memory\n\n\
+         A fresh server per row, {} connections opened and held for {} while they do nothing \
+         but answer the server's pings:\n\n\
+         ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
+         Memory per connection is the server's resident memory (VmRSS) at the end of the hold \
+         minus before the first connection, divided by the connections open. Kernel memory for \
+         the sockets is in no process's RSS and not in this column.\n\n",
+        thousands(plan.idle.connections as f64),
+        duration_arg(plan.idle.hold),
+        measure::idle_args(plan, plan.idle.connections, plan.idle.hold).join(" "),
+    );
+    let ceiling = find(rows, "tcp").and_then(|row| row.f64("/server_rss/per_connection_kib"));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let per = row.f64("/server_rss/per_connection_kib");
+            vec![
+                row.server.title.to_owned(),
+                int_u(row.u64("/connections/opened")),
+                mib(row.u64("/server_rss/baseline_kib")),
+                mib(row.u64("/server_rss/end_kib")),
+                dec(per, 1),
+                ratio(per, ceiling),
+                int(row.f64("/connections/handshakes_per_sec")),
+                int_u(row.u64("/connections/handshake_us/p99")),
+                int_u(row.u64("/connections/dropped")),
+                errors(row),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &[
+            "server",
+            "open",
+            "RSS before MiB",
+            "RSS held MiB",
+            "KiB/conn",
+            "vs ceiling",
+            "handshakes/s",
+            "handshake p99 µs",
+            "dropped",
+            "errors",
+        ],
+        &body,
+    );
+    if let (Some(ch06), Some(ch07)) = (
+        find(rows, "ch06").and_then(|row| row.f64("/server_rss/per_connection_kib")),
+        find(rows, "ch07").and_then(|row| row.f64("/server_rss/per_connection_kib")),
+    ) {
+        let _ = write!(
+            page,
+            "Chapters 01-06 accept with tungstenite's default configuration, whose read buffer \
+             is 128 KiB, allocated up front and zero-filled before the first read: chapter 06 \
+             holds {ch06:.1} KiB per connection. Chapter 07 makes the buffer a flag with a 4 KiB \
+             default: {ch07:.1} KiB. The tuning steps below measure the buffer alone.\n\n"
+        );
+    }
+}
+
+fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
+    let _ = write!(
+        page,
+        "## Broadcast: one room's fan-out\n\n\
+         Chapters 03 and later have rooms. Every member joins one room, one more connection \
+         publishes to it at a fixed rate ({} warm-up, {} measured), and every delivery is timed \
+         from its publish (publisher and members share one clock: wsload's). A publish that \
+         does not reach a member counts as lost. The TCP ceiling and chapters 01-02 have no \
+         rooms: no row. The ratio column compares with chapter 03, the first with rooms.\n\n",
+        duration_arg(plan.broadcast_warmup),
+        duration_arg(plan.broadcast_duration),
+    );
+    for room in rooms {
+        let _ = write!(
+            page,
+            "### A room of {} members, {} publishes a second\n\n\
+             ```sh\nwsload {} --url … --server-pid …\n```\n\n",
+            thousands(room.room.members as f64),
+            room.room.rate,
+            measure::broadcast_args(plan, &room.room).join(" "),
+        );
+        let base =
+            find(&room.rows, "ch03").and_then(|row| row.f64("/broadcast/deliveries_per_sec"));
+        let body: Vec<Vec<String>> = room
+            .rows
+            .iter()
+            .map(|row| {
+                if row.outcome.is_none() {
+                    let mut cells = vec![row.server.title.to_owned(), "no rooms".to_owned()];
+                    cells.extend((0..9).map(|_| dash()));
+                    return cells;
+                }
+                let per_sec = row.f64("/broadcast/deliveries_per_sec");
+                vec![
+                    row.server.title.to_owned(),
+                    int(row.f64("/broadcast/publishes_per_sec")),
+                    int(per_sec),
+                    ratio(per_sec, base),
+                    int_u(row.u64("/latency_us/p50")),
+                    int_u(row.u64("/latency_us/p99")),
+                    int_u(row.u64("/latency_us/max")),
+                    int_u(row.u64("/broadcast/lost")),
+                    dec(row.f64("/server_cpu/per_answer_us"), 2),
+                    dec(row.f64("/server_cpu/cores"), 2),
+                    errors(row),
+                ]
+            })
+            .collect();
+        table(
+            page,
+            &[
+                "server",
+                "publishes/s",
+                "deliveries/s",
+                "vs ch03",
+                "p50 µs",
+                "p99 µs",
+                "max µs",
+                "lost",
+                "server CPU µs/delivery",
+                "server cores",
+                "errors",
+            ],
+            &body,
+        );
+    }
+}
+
+fn churn(page: &mut String, plan: &Plan, rows: &[Row]) {
+    let _ = write!(
+        page,
+        "## Churn: connections that do not stay\n\n\
+         {} workers, each looping: connect, upgrade (and wait for the welcome), one echo, the \
+         closing handshake. For the ceiling a cycle is connect, one echo of the same bytes, \
+         a FIN each way. {} warm-up, {} measured:\n\n\
+         ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
+         Here the ratio column compares the server's CPU per cycle with the ceiling's server \
+         (2.00× costs twice as much), not the rates: the ceiling's rate is its client's. \
+         Whoever closes a TCP connection first keeps its port in TIME_WAIT. A WebSocket server \
+         closes first, after the closing handshake; against `tcp-echo` wsload does, and then \
+         spends its time finding free ports for the next connections.",
+        plan.churn.concurrency,
+        duration_arg(plan.churn.warmup),
+        duration_arg(plan.churn.duration),
+        measure::churn_args(plan).join(" "),
+    );
+    if let Some(tcp) = find(rows, "tcp") {
+        if let (Some(client), Some(server)) =
+            (tcp.f64("/wsload_cpu/cores"), tcp.f64("/server_cpu/cores"))
+        {
+            let _ = write!(
+                page,
+                " In this run the ceiling's wsload kept {client:.2} cores busy and its server \
+                 {server:.2}."
+            );
+        }
+    }
+    page.push_str("\n\n");
+    let ceiling = find(rows, "tcp").and_then(|row| row.f64("/server_cpu/per_answer_us"));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let per_sec = row.f64("/churn/cycles_per_sec");
+            vec![
+                row.server.title.to_owned(),
+                int(per_sec),
+                ratio(row.f64("/server_cpu/per_answer_us"), ceiling),
+                int_u(row.u64("/latency_us/p50")),
+                int_u(row.u64("/latency_us/p99")),
+                int_u(row.u64("/connections/handshake_us/p50")),
+                int_u(row.u64("/connections/handshake_us/p99")),
+                dec(row.f64("/server_cpu/per_answer_us"), 1),
+                dec(row.f64("/server_cpu/cores"), 2),
+                dec(row.f64("/wsload_cpu/cores"), 2),
+                errors(row),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &[
+            "server",
+            "cycles/s",
+            "CPU/cycle vs ceiling",
+            "cycle p50 µs",
+            "cycle p99 µs",
+            "handshake p50 µs",
+            "handshake p99 µs",
+            "server CPU µs/cycle",
+            "server cores",
+            "wsload cores",
+            "errors",
+        ],
+        &body,
+    );
+}
+
+fn per_conn(outcome: &Outcome) -> Option<f64> {
+    outcome.f64("/server_rss/per_connection_kib")
+}
+
+/// How far apart two measurements of the same server came in this run: chapter 07's echo row
+/// and the tuning run with its default buffer. Returns the threshold to call a change noise,
+/// and the two rates when both were measured.
+fn noise_floor(tuning: &TuningResults, echo_rows: Option<&[Row]>) -> (f64, Option<(f64, f64)>) {
+    let row =
+        echo_rows.and_then(|rows| find(rows, "ch07")).and_then(|row| row.f64("/messages/per_sec"));
+    let tuned = tuning
+        .read_buffer
+        .iter()
+        .find(|(size, _, _)| *size == CH07_DEFAULT_READ_BUFFER)
+        .and_then(|(_, _, echoed)| echoed.f64("/messages/per_sec"));
+    match (row, tuned) {
+        (Some(a), Some(b)) if a > 0.0 => (NOISE.max((b - a).abs() / a), Some((a, b))),
+        _ => (NOISE, None),
+    }
+}
+
+fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_rows: Option<&[Row]>) {
+    let t = &plan.tuning;
+    let _ = write!(
+        page,
+        "## Chapter 07 tuning steps\n\n\
+         Chapter 07's options, each measured before and after on the same load, in the same \
+         run, every time on a fresh `ch07-high-concurrency` with \
+         `--max-connections {}` (above every count below) and the rate limit lifted as above.",
+        t.max_connections
+    );
+    let (noise, twice) = noise_floor(tuning, echo_rows);
+    if let Some((a, b)) = twice {
+        let _ = write!(
+            page,
+            " Chapter 07 with its defaults was measured twice on the echo load in this run (its \
+             row in the echo table, and `--read-buffer {CH07_DEFAULT_READ_BUFFER}` below): {} and \
+             {} msgs/s, {} apart. That is this machine's noise, so below, a throughput change \
+             smaller than {:.1} % is called noise, not a win or a loss.",
+            thousands(a),
+            thousands(b),
+            change(a, b),
+            noise * 100.0,
+        );
+    }
+    page.push_str("\n\n");
+
+    // Read buffer.
+    let _ = write!(
+        page,
+        "### Read buffer (`--read-buffer`)\n\n\
+         tungstenite allocates each connection's read buffer up front and zero-fills it on the \
+         first read, so its size is paid by every connection, busy or not. Memory: {} idle \
+         connections held {} with `--heartbeat-interval {}`, so every connection's read path \
+         runs (a ping out, a pong in) during the hold. Throughput: the echo load above.\n\n\
+         ```sh\nwsload {} --url … --server-pid …\nwsload {} --url … --server-pid …\n```\n\n",
+        thousands(t.read_buffer_connections as f64),
+        duration_arg(t.read_buffer_hold),
+        duration_arg(t.heartbeat),
+        measure::idle_args(plan, t.read_buffer_connections, t.read_buffer_hold).join(" "),
+        measure::echo_args(plan).join(" "),
+    );
+    let body: Vec<Vec<String>> = tuning
+        .read_buffer
+        .iter()
+        .map(|(size, held, echoed)| {
+            vec![
+                format!("`--read-buffer {size}`"),
+                int_u(held.u64("/connections/opened")),
+                dec(per_conn(held), 2),
+                int_u(held.u64("/connections/pings")),
+                int_u(held.u64("/connections/dropped")),
+                dec(held.f64("/server_cpu/cores"), 3),
+                int(echoed.f64("/messages/per_sec")),
+                range(Some(echoed)),
+                int_u(echoed.u64("/latency_us/p99")),
+                dec(echoed.f64("/server_cpu/per_answer_us"), 2),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &[
+            "setting",
+            "open",
+            "KiB/conn",
+            "pings answered",
+            "unexpected closes",
+            "server cores while idle",
+            "echo msgs/s",
+            "echo range",
+            "echo p99 µs",
+            "server CPU µs/msg",
+        ],
+        &body,
+    );
+    let mut notes = Vec::new();
+    for pair in tuning.read_buffer.windows(2) {
+        let ((big, big_idle, big_echo), (small, small_idle, small_echo)) = (&pair[0], &pair[1]);
+        let (Some(before), Some(after)) = (per_conn(big_idle), per_conn(small_idle)) else {
+            continue;
+        };
+        let saved = before - after;
+        let count = small_idle.u64("/connections/opened").unwrap_or(0) as f64;
+        let mut note = format!(
+            "- {big} → {small} bytes: {saved:.2} KiB less per connection ({:.1} MiB at {} \
+             connections)",
+            saved * count / 1024.0,
+            thousands(count)
+        );
+        if let (Some(x), Some(y)) =
+            (big_echo.f64("/messages/per_sec"), small_echo.f64("/messages/per_sec"))
+        {
+            let _ = write!(note, "; echo throughput {}", change(x, y));
+            if relative(x, y).abs() < noise {
+                note.push_str(" (within noise)");
+            }
+        }
+        note.push('.');
+        notes.push(note);
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(page, "{}\n", notes.join("\n"));
+    }
+    if let Some((size, held, _)) = tuning.read_buffer.last() {
+        if let Some(rest) = per_conn(held) {
+            let _ = write!(
+                page,
+                "With a {size}-byte buffer, {rest:.2} KiB per connection remain: the rest of a \
+                 session (its task and future, the outbound queue, the registry entry, \
+                 tungstenite's state, the socket's registration with the runtime, the rate \
+                 limiter) plus the allocator's own overhead. This page does not split it further.\n\n"
+            );
+        }
+    }
+
+    // Backlog.
+    let _ = write!(
+        page,
+        "### Listen backlog (`--backlog`)\n\n\
+         {} connections at once from one wsload process, {} handshakes in flight, no pacing. \
+         When the accept queue is full, the kernel drops the handshakes that do not fit and \
+         they are retried a second or more later (the SYN timer doubles each time): the burst \
+         takes longer, and a connection that misses wsload's 10 s connect timeout fails. (The \
+         kernel caps the backlog at `net.core.somaxconn`.)\n\n\
+         ```sh\nwsload {} --url … --server-pid …\n```\n\n",
+        thousands(t.burst_connections as f64),
+        thousands(t.burst_inflight as f64),
+        measure::burst_args(plan).join(" "),
+    );
+    let body: Vec<Vec<String>> = tuning
+        .backlog
+        .iter()
+        .map(|(backlog, burst)| {
+            vec![
+                format!("`--backlog {backlog}`"),
+                int_u(burst.u64("/connections/opened")),
+                int_u(burst.u64("/connections/failed")),
+                dec(burst.f64("/connections/ramp_secs"), 2),
+                int(burst.f64("/connections/handshakes_per_sec")),
+                int_u(burst.u64("/connections/handshake_us/p50")),
+                int_u(burst.u64("/connections/handshake_us/p99")),
+                int_u(burst.u64("/connections/handshake_us/max")),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &[
+            "setting",
+            "opened",
+            "failed",
+            "seconds to open all",
+            "handshakes/s",
+            "handshake p50 µs",
+            "handshake p99 µs",
+            "handshake max µs",
+        ],
+        &body,
+    );
+    if let [(small, small_run), .., (big, big_run)] = tuning.backlog.as_slice() {
+        if let (Some(slow), Some(fast)) =
+            (small_run.f64("/connections/ramp_secs"), big_run.f64("/connections/ramp_secs"))
+        {
+            // Differences under 50 ms are the scheduler's, not the backlog's.
+            let verdict = if relative(slow, fast).abs() < NOISE || (slow - fast).abs() < 0.05 {
+                "no measurable difference".to_owned()
+            } else if fast < slow {
+                format!("{:.1}× faster", slow / fast.max(1e-9))
+            } else {
+                format!("{:.1}× slower", fast / slow.max(1e-9))
+            };
+            let _ = write!(
+                page,
+                "Opening the burst took {slow:.2} s with a backlog of {small} and {fast:.2} s with \
+                 {big}: {verdict}.\n\n"
+            );
+        }
+    }
+
+    // Many connections.
+    let _ = write!(
+        page,
+        "### {} connections with heartbeats\n\n\
+         {} connections held for {} with `--heartbeat-interval {}`: memory per connection, \
+         and whether any connection was closed that should not have been. The target was at \
+         most 3 KiB per connection in the server.\n\n\
+         ```sh\nwsload {} --url … --server-pid …\n```\n\n\
+         The kernel columns are machine-wide growth while the run lasted (both ends of every \
+         loopback connection, so per connection pair): socket structures in the slab, and TCP \
+         buffer memory.\n\n",
+        thousands(t.many_connections as f64),
+        thousands(t.many_connections as f64),
+        duration_arg(t.many_hold),
+        duration_arg(t.heartbeat),
+        measure::many_args(plan).join(" "),
+    );
+    let body: Vec<Vec<String>> = tuning
+        .many
+        .iter()
+        .map(|(size, held)| {
+            let open = held.u64("/connections/opened").unwrap_or(0).max(1) as f64;
+            vec![
+                format!("`--read-buffer {size}`"),
+                int_u(held.u64("/connections/opened")),
+                mib(held.u64("/server_rss/end_kib")),
+                dec(per_conn(held), 2),
+                per_conn(held)
+                    .map_or_else(dash, |kib| if kib <= 3.0 { "yes" } else { "no" }.to_owned()),
+                int_u(held.u64("/connections/dropped")),
+                int_u(held.u64("/errors/total")),
+                int_u(held.u64("/connections/pings")),
+                dec(held.f64("/server_cpu/cores"), 3),
+                dec(Some(held.kernel.slab_kib as f64 / open), 2),
+                dec(Some(held.kernel.tcp_buffers_kib as f64 / open), 2),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &[
+            "setting",
+            "open",
+            "server RSS MiB",
+            "KiB/conn",
+            "≤ 3 KiB",
+            "unexpected closes",
+            "errors",
+            "pings answered",
+            "server cores while idle",
+            "kernel slab KiB/conn",
+            "kernel TCP buffers KiB/conn",
+        ],
+        &body,
+    );
+
+    // Chapter 06 -> 07.
+    let _ = write!(
+        page,
+        "### Chapter 06 → 07 on the echo path\n\n\
+         Chapter 07 registers its metric handles once instead of looking them up per message, \
+         sets `TCP_NODELAY`, and reads into a 4 KiB buffer instead of tungstenite's default \
+         128 KiB, which chapter 06 uses (tungstenite zero-fills the free part of the buffer \
+         before every read, so its size is paid per read, not only per connection). Only the \
+         buffer has a flag; the other two have none, so they are measured together, as the \
+         difference between the chapters' echo rows.\n\n"
+    );
+    let mut body = Vec::new();
+    for key in ["ch06", "ch07"] {
+        if let Some(row) = echo_rows.and_then(|rows| find(rows, key)) {
+            body.push(vec![
+                row.server.title.to_owned(),
+                int(row.f64("/messages/per_sec")),
+                int_u(row.u64("/latency_us/p50")),
+                int_u(row.u64("/latency_us/p99")),
+                dec(row.f64("/server_cpu/per_answer_us"), 2),
+            ]);
+        }
+    }
+    for (size, _, echoed) in &tuning.read_buffer {
+        body.push(vec![
+            format!("ch07 `--read-buffer {size}`"),
+            int(echoed.f64("/messages/per_sec")),
+            int_u(echoed.u64("/latency_us/p50")),
+            int_u(echoed.u64("/latency_us/p99")),
+            dec(echoed.f64("/server_cpu/per_answer_us"), 2),
+        ]);
+    }
+    table(page, &["server", "echo msgs/s", "p50 µs", "p99 µs", "server CPU µs/msg"], &body);
+    let ch = |key| echo_rows.and_then(|rows| find(rows, key));
+    if let (Some(six), Some(seven)) = (ch("ch06"), ch("ch07")) {
+        if let (Some(a), Some(b), Some(ca), Some(cb)) = (
+            six.f64("/messages/per_sec"),
+            seven.f64("/messages/per_sec"),
+            six.f64("/server_cpu/per_answer_us"),
+            seven.f64("/server_cpu/per_answer_us"),
+        ) {
+            let _ = write!(
+                page,
+                "From chapter 06 to 07: throughput {}, server CPU per message {} ({ca:.2} → \
+                 {cb:.2} µs){}.",
+                change(a, b),
+                change(ca, cb),
+                if relative(a, b).abs() < noise { ", within noise for throughput" } else { "" },
+            );
+            // Chapter 07 with chapter 06's buffer: what the rest of the changes are worth.
+            let same_buffer = tuning
+                .read_buffer
+                .iter()
+                .find(|(size, _, _)| *size == 128 * 1024)
+                .and_then(|(_, _, echoed)| echoed.f64("/server_cpu/per_answer_us"));
+            if let Some(c128) = same_buffer {
+                let _ = write!(
+                    page,
+                    " With chapter 06's 128 KiB buffer, chapter 07 spends {c128:.2} µs per \
+                     message: {} against chapter 06, which is what the metric handles and \
+                     `TCP_NODELAY` (and the rest of the chapter's changes) are worth together; \
+                     the smaller buffer accounts for the other {} from there to {cb:.2} µs.",
+                    change(ca, c128),
+                    change(c128, cb),
+                );
+            }
+            page.push_str("\n\n");
+        }
+    }
+
+    // What did not win.
+    let mut lost = Vec::new();
+    for pair in tuning.read_buffer.windows(2) {
+        let ((big, _, big_echo), (small, _, small_echo)) = (&pair[0], &pair[1]);
+        if let (Some(x), Some(y)) =
+            (big_echo.f64("/messages/per_sec"), small_echo.f64("/messages/per_sec"))
+        {
+            let delta = relative(x, y);
+            if delta.abs() < noise {
+                lost.push(format!(
+                    "- A {small}-byte read buffer instead of {big} did not change echo throughput \
+                     ({}): small messages never fill either.",
+                    change(x, y)
+                ));
+            } else if delta < 0.0 {
+                lost.push(format!(
+                    "- A {small}-byte read buffer instead of {big} cost echo throughput ({}).",
+                    change(x, y)
+                ));
+            }
+        }
+    }
+    for pair in tuning.read_buffer.windows(2) {
+        let ((big, big_idle, _), (small, small_idle, _)) = (&pair[0], &pair[1]);
+        if let (Some(x), Some(y)) = (per_conn(big_idle), per_conn(small_idle)) {
+            if x - y < 0.25 {
+                lost.push(format!(
+                    "- Going from {big} to {small} bytes saved almost no memory ({:.2} KiB per \
+                     connection).",
+                    x - y
+                ));
+            }
+        }
+    }
+    if let [(small, small_run), .., (big, big_run)] = tuning.backlog.as_slice() {
+        if let (Some(slow), Some(fast)) =
+            (small_run.f64("/connections/ramp_secs"), big_run.f64("/connections/ramp_secs"))
+        {
+            if relative(slow, fast) > -NOISE || (slow - fast).abs() < 0.05 {
+                lost.push(format!(
+                    "- `--backlog {big}` did not open the burst faster than `--backlog {small}` \
+                     ({slow:.2} s → {fast:.2} s)."
+                ));
+            }
+        }
+    }
+    for (size, held) in &tuning.many {
+        if per_conn(held).is_some_and(|kib| kib > 3.0) {
+            lost.push(format!(
+                "- At `--read-buffer {size}` the server needs {:.2} KiB per connection: over the \
+                 3 KiB target.",
+                per_conn(held).unwrap_or_default()
+            ));
+        }
+    }
+    page.push_str("### What did not win\n\n");
+    if lost.is_empty() {
+        page.push_str("Every step above measured a gain in this run.\n\n");
+    } else {
+        let _ = writeln!(page, "{}\n", lost.join("\n"));
+    }
+}
+
+fn run_log(page: &mut String, log: &[LogEntry]) {
+    let _ = write!(
+        page,
+        "## Run log\n\n\
+         Every measurement of this page, with the 1-minute load average when it started (as \
+         `uptime` shows it; the previous measurement's own load is still in it) and the CPU \
+         that neither the server nor wsload used during its window: other programs, and the \
+         kernel's loopback work that no process is billed for. A measurement with more than \
+         {DISTURBED:.2} cores of that was run again, up to three times, keeping the quietest.\n\n\
+         <details><summary>{} measurements</summary>\n\n",
+        log.len()
+    );
+    let body: Vec<Vec<String>> = log
+        .iter()
+        .map(|entry| {
+            vec![
+                format!("`{}`", entry.id),
+                dec(entry.load_average, 2),
+                dec(entry.disturbance, 2),
+                entry.attempts.to_string(),
+                if entry.passed { "yes" } else { "no" }.to_owned(),
+            ]
+        })
+        .collect();
+    table(
+        page,
+        &["measurement", "load average", "other cores busy", "attempts", "no errors"],
+        &body,
+    );
+    page.push_str("</details>\n");
+}

@@ -1,0 +1,194 @@
+//! `--protocol tcp`: the client side of the benchmarks' ceiling row. No WebSocket at all: a
+//! connection is a TCP stream, a request is the bytes a WebSocket client would write for the
+//! same `raw` message (frame header, mask key, masked payload: `Wire::tcp_request`), and its
+//! reply is as many bytes read back, which must be those same bytes. Against `tcp-echo` that
+//! is what the kernel, the runtime and this client cost on their own; a WebSocket row pays
+//! that plus its layers, so the gap between the two is the price of the layers.
+//!
+//! It mirrors the WebSocket paths of `idle`, `echo` (closed loop) and `churn`, with the same
+//! counters and error kinds, so the summaries compare field for field. A plain TCP server
+//! sends nothing unasked: holding a connection is waiting for a close that should not come,
+//! and closing is a FIN each way.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    time::{Instant, timeout, timeout_at},
+};
+
+use super::{
+    conn::{CLOSE_TIMEOUT, Target},
+    failure::Failure,
+    lifecycle::dropped,
+    run::{Phase, Run, bump},
+    wire::Wire,
+};
+
+/// Waits until the run reaches `until`, watching for the server closing (a drop) or sending
+/// bytes nobody asked for (an error). Returns false when the connection ended first.
+async fn wait_until(run: &Run, stream: &mut TcpStream, stage: &str, until: Phase) -> bool {
+    let mut phase = run.phase();
+    let mut unasked = [0u8; 512];
+    loop {
+        tokio::select! {
+            // An error here means the run itself is gone: stop as if told to.
+            _ = phase.wait_for(|phase| *phase >= until) => return true,
+            read = stream.read(&mut unasked) => match read {
+                Ok(0) => {
+                    dropped(run, server_closed(stage));
+                    return false;
+                }
+                Ok(n) => run.record(Failure::new(
+                    format!("{stage}:unexpected"),
+                    format!("{n} bytes the client did not ask for"),
+                )),
+                Err(error) => {
+                    dropped(run, Failure::io(stage, &error));
+                    return false;
+                }
+            },
+        }
+    }
+}
+
+fn server_closed(stage: &str) -> Failure {
+    Failure::new(format!("{stage}:eof"), "the server closed the connection")
+}
+
+/// Our half of closing: a FIN, then read (and drop any late echo) until the server's FIN,
+/// which `tcp-echo` sends when it reads the end of the stream.
+async fn close(mut stream: TcpStream) -> Result<(), Failure> {
+    let handshake = async {
+        stream.shutdown().await.map_err(|error| Failure::io("close", &error))?;
+        let mut late = [0u8; 512];
+        loop {
+            match stream.read(&mut late).await {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(error) => return Err(Failure::io("close", &error)),
+            }
+        }
+    };
+    timeout(CLOSE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| Failure::timeout("close", "the server did not close its side"))?
+}
+
+async fn close_counted(run: &Run, stream: TcpStream) {
+    match close(stream).await {
+        Ok(()) => bump(&run.counters.closed_clean),
+        Err(failure) => run.record(failure),
+    }
+}
+
+/// `idle`: hold the connection until the run closes, then close it.
+pub(crate) async fn hold(run: Arc<Run>, mut stream: TcpStream) {
+    if wait_until(&run, &mut stream, "hold", Phase::Close).await {
+        close_counted(&run, stream).await;
+    }
+}
+
+/// `echo`: wait for the ramp to end, send and time round trips until the drain, close.
+pub(crate) async fn echo(
+    run: Arc<Run>,
+    wire: Arc<Wire>,
+    reply_timeout: Duration,
+    n: usize,
+    mut stream: TcpStream,
+) {
+    if !wait_until(&run, &mut stream, "ramp", Phase::Warmup).await {
+        return;
+    }
+    if closed_loop(&run, &wire, reply_timeout, n, &mut stream).await {
+        close_counted(&run, stream).await;
+    }
+}
+
+/// Send the frame's bytes, read as many back, check they are the same, repeat. Returns false
+/// when the connection broke.
+async fn closed_loop(
+    run: &Run,
+    wire: &Wire,
+    reply_timeout: Duration,
+    n: usize,
+    stream: &mut TcpStream,
+) -> bool {
+    let phase = run.phase();
+    let (mut request, mut reply) = (Vec::new(), Vec::new());
+    let mut seq = 0;
+    while *phase.borrow() < Phase::Drain {
+        // Timed from before the encoding, as the WebSocket client's send is.
+        let sent_at = Instant::now();
+        wire.tcp_request(seq, &mut request);
+        if let Err(error) = stream.write_all(&request).await {
+            dropped(run, Failure::io("send", &error));
+            return false;
+        }
+        bump(&run.counters.sent);
+        reply.resize(request.len(), 0);
+        match timeout_at(sent_at + reply_timeout, stream.read_exact(&mut reply)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                dropped(run, Failure::io("reply", &error));
+                return false;
+            }
+            Err(_) => {
+                // Part of a reply may have been read: the stream is out of step, stop here.
+                run.record(Failure::timeout(
+                    "reply",
+                    format!("no reply to message {seq} within {reply_timeout:?}"),
+                ));
+                return true;
+            }
+        }
+        if reply != request {
+            run.record(Failure::new(
+                "reply:unexpected",
+                format!("the echo of message {seq} is not the bytes sent"),
+            ));
+            return true;
+        }
+        bump(&run.counters.received);
+        if run.measured(sent_at) {
+            run.measured_answer(n, sent_at.elapsed());
+        }
+        seq += 1;
+    }
+    true
+}
+
+/// `churn`: one connection's whole life, connect, one echo, close.
+pub(crate) async fn cycle(
+    run: &Arc<Run>,
+    target: &Target,
+    wire: &Wire,
+    n: usize,
+    reply_timeout: Duration,
+) -> Result<(), Failure> {
+    let began = Instant::now();
+    let mut stream = target.open_tcp(n).await.inspect_err(|_| {
+        bump(&run.counters.failed);
+    })?;
+    if run.measured(began) {
+        run.handshakes.record(n, began.elapsed());
+    }
+    bump(&run.counters.opened);
+    let _open = run.open_guard();
+
+    let mut request = Vec::new();
+    wire.tcp_request(n as u64, &mut request);
+    stream.write_all(&request).await.map_err(|error| Failure::io("send", &error))?;
+    let mut reply = vec![0; request.len()];
+    timeout(reply_timeout, stream.read_exact(&mut reply))
+        .await
+        .map_err(|_| Failure::timeout("reply", format!("no reply within {reply_timeout:?}")))?
+        .map_err(|error| Failure::io("reply", &error))?;
+    if reply != request {
+        return Err(Failure::new("reply:unexpected", "the echo is not the bytes sent"));
+    }
+    close(stream).await?;
+    bump(&run.counters.closed_clean);
+    Ok(())
+}
