@@ -53,6 +53,11 @@ impl Outcome {
         self.summary.pointer("/passed").and_then(Value::as_bool).unwrap_or(false)
     }
 
+    /// Another program used more than `DISTURBED` cores during the window.
+    pub(crate) fn disturbed(&self) -> bool {
+        self.disturbance().is_some_and(|d| d > DISTURBED)
+    }
+
     /// Busy cores nobody of ours used during the window. Interrupts and softirqs are left
     /// out: they are mostly the run's own loopback packets, which the kernel bills to no one.
     fn disturbance(&self) -> Option<f64> {

@@ -100,7 +100,8 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
          loopback packets is billed to no process and is not in it. A row whose **wsload cores** is \
          close to 1.00 was limited by the load generator's one core at least as much as by the \
          server. Every measurement checks that the machine was otherwise quiet (see the [run \
-         log](#run-log)); the raw `wsload` summaries (JSON) and the server logs are kept in \
+         log](#run-log)); a ⚠ marks one that another program still disturbed after three \
+         attempts. The raw `wsload` summaries (JSON) and the server logs are kept in \
          `target/bench-compare/`.\n\n\
          ![Throughput, memory, fan-out and churn of every chapter against the TCP \
          ceiling](images/benchmarks.svg)\n\n",
@@ -172,6 +173,17 @@ fn range(outcome: Option<&Outcome>) -> String {
     }
 }
 
+/// A measurement that another program still disturbed after every attempt gets a mark.
+const DISTURBED_MARK: &str = " ⚠";
+
+fn marked<'a>(label: String, outcomes: impl IntoIterator<Item = &'a Outcome>) -> String {
+    if outcomes.into_iter().any(Outcome::disturbed) { label + DISTURBED_MARK } else { label }
+}
+
+fn title(row: &Row) -> String {
+    marked(row.server.title.to_owned(), row.outcome.iter())
+}
+
 fn errors(row: &Row) -> String {
     int_u(row.u64("/errors/total"))
 }
@@ -214,7 +226,7 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
         .map(|row| {
             let per_sec = row.f64("/messages/per_sec");
             vec![
-                row.server.title.to_owned(),
+                title(row),
                 int_u(row.u64("/messages/frame_bytes")),
                 int(per_sec),
                 range(row.outcome.as_ref()),
@@ -298,7 +310,7 @@ fn idle(page: &mut String, plan: &Plan, rows: &[Row]) {
         .map(|row| {
             let per = row.f64("/server_rss/per_connection_kib");
             vec![
-                row.server.title.to_owned(),
+                title(row),
                 int_u(row.u64("/connections/opened")),
                 mib(row.u64("/server_rss/baseline_kib")),
                 mib(row.u64("/server_rss/end_kib")),
@@ -375,7 +387,7 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
                 }
                 let per_sec = row.f64("/broadcast/deliveries_per_sec");
                 vec![
-                    row.server.title.to_owned(),
+                    title(row),
                     int(row.f64("/broadcast/publishes_per_sec")),
                     int(per_sec),
                     ratio(per_sec, base),
@@ -445,7 +457,7 @@ fn churn(page: &mut String, plan: &Plan, rows: &[Row]) {
         .map(|row| {
             let per_sec = row.f64("/churn/cycles_per_sec");
             vec![
-                row.server.title.to_owned(),
+                title(row),
                 int(per_sec),
                 ratio(row.f64("/server_cpu/per_answer_us"), ceiling),
                 int_u(row.u64("/latency_us/p50")),
@@ -545,7 +557,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         .iter()
         .map(|(size, held, echoed)| {
             vec![
-                format!("`--read-buffer {size}`"),
+                marked(format!("`--read-buffer {size}`"), [held, echoed]),
                 int_u(held.u64("/connections/opened")),
                 dec(per_conn(held), 2),
                 int_u(held.u64("/connections/pings")),
@@ -633,7 +645,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         .iter()
         .map(|(backlog, burst)| {
             vec![
-                format!("`--backlog {backlog}`"),
+                marked(format!("`--backlog {backlog}`"), [burst]),
                 int_u(burst.u64("/connections/opened")),
                 int_u(burst.u64("/connections/failed")),
                 dec(burst.f64("/connections/ramp_secs"), 2),
@@ -701,7 +713,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         .map(|(size, held)| {
             let open = held.u64("/connections/opened").unwrap_or(0).max(1) as f64;
             vec![
-                format!("`--read-buffer {size}`"),
+                marked(format!("`--read-buffer {size}`"), [held]),
                 int_u(held.u64("/connections/opened")),
                 mib(held.u64("/server_rss/end_kib")),
                 dec(per_conn(held), 2),
@@ -749,7 +761,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     for key in ["ch06", "ch07"] {
         if let Some(row) = echo_rows.and_then(|rows| find(rows, key)) {
             body.push(vec![
-                row.server.title.to_owned(),
+                title(row),
                 int(row.f64("/messages/per_sec")),
                 int_u(row.u64("/latency_us/p50")),
                 int_u(row.u64("/latency_us/p99")),
@@ -759,7 +771,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     }
     for (size, _, echoed) in &tuning.read_buffer {
         body.push(vec![
-            format!("ch07 `--read-buffer {size}`"),
+            marked(format!("ch07 `--read-buffer {size}`"), [echoed]),
             int(echoed.f64("/messages/per_sec")),
             int_u(echoed.u64("/latency_us/p50")),
             int_u(echoed.u64("/latency_us/p99")),
