@@ -10,6 +10,7 @@ use ch07_high_concurrency::{
     chain::{Chain, Cx, Inbound, Middleware, Next, Outcome, Router},
     handlers,
     protocol::{self, ServerMessage, TraceId},
+    registry,
     state::SessionState,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -42,7 +43,7 @@ fn bench_dispatch(c: &mut Criterion) {
     let _guard = runtime.enter();
     let config = unlimited();
     let registry = Registry::new();
-    let (outbound, _queue) = tokio::sync::mpsc::channel(1024);
+    let (outbound, _queue) = registry::queue(1024);
     let registration = registry.register(outbound);
     let mut state = SessionState::new(&config);
 

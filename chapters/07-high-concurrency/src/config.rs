@@ -34,9 +34,15 @@ pub struct Config {
     #[arg(long, env = "WS_BACKLOG", default_value_t = 4096)]
     pub backlog: u32,
 
-    /// Bytes of each connection's read buffer (tungstenite's default is 128 KiB).
-    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 4096, value_parser = at_least_one())]
+    /// Bytes of tungstenite's read buffer: what every connection keeps, busy or idle, and the
+    /// most one read hands to tungstenite (tungstenite's default is 128 KiB).
+    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 256, value_parser = at_least_one())]
     pub read_buffer: usize,
+
+    /// Read in bursts through a buffer shared by the thread, so that a connection keeps only
+    /// `--read-buffer` while idle (see socket.rs); `false` reads straight into that buffer.
+    #[arg(long, env = "WS_READ_ON_DEMAND", default_value_t = true, action = clap::ArgAction::Set)]
+    pub read_on_demand: bool,
 
     /// Largest message a client may send; a bigger one is closed with 1009.
     #[arg(long, env = "WS_MAX_MESSAGE", default_value_t = 64 * 1024, value_parser = at_least_one())]

@@ -3,7 +3,7 @@
 //! consumer policy, graceful shutdown) and tuned for many connections, each step measured.
 //!
 //! ```text
-//! transport    accept loop, HTTP upgrade                       transport.rs
+//! transport    accept loop, HTTP upgrade, the socket           transport.rs, socket.rs
 //!    |
 //! session      one task per connection: frames in/out,        session.rs
 //!    |         outbound queue, registration, heartbeat         heartbeat.rs
@@ -26,6 +26,7 @@ pub mod middleware;
 pub mod protocol;
 pub mod registry;
 pub mod session;
+pub mod socket;
 pub mod state;
 pub mod transport;
 

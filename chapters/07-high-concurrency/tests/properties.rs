@@ -6,6 +6,7 @@
 use ch07_high_concurrency::{
     Config, Registry, app,
     protocol::{self, ErrorCode, ServerMessage},
+    registry,
     state::SessionState,
 };
 use proptest::{collection, prelude::*};
@@ -63,7 +64,7 @@ fn dispatch(text: &str) -> ServerMessage {
     let config = Config::default();
     let chain = app::standard_chain(&config);
     let registry = Registry::new();
-    let (outbound, _queue) = tokio::sync::mpsc::channel(8);
+    let (outbound, _queue) = registry::queue(8);
     let registration = registry.register(outbound);
     let mut state = SessionState::new(&config);
     chain.dispatch(registration.id(), &registry, &mut state, text)

@@ -19,7 +19,7 @@ use std::{
     },
 };
 
-use tokio::sync::mpsc::{self, error::TrySendError};
+use flume::TrySendError;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::warn;
@@ -34,7 +34,15 @@ use crate::protocol::{self, ServerMessage};
 pub struct SessionId(u64);
 
 /// The sending half of a session's outbound queue.
-pub type Outbound = mpsc::Sender<Outgoing>;
+pub type Outbound = flume::Sender<Outgoing>;
+/// The receiving half, drained by the session.
+pub type Inbox = flume::Receiver<Outgoing>;
+
+/// A session's bounded outbound queue. flume's allocates room for messages only when they are
+/// queued; tokio's mpsc allocates a block of 32 slots up front, 2 KiB for every idle session.
+pub fn queue(capacity: usize) -> (Outbound, Inbox) {
+    flume::bounded(capacity)
+}
 
 /// One queued message: an encoded text frame whose bytes are shared (reference-counted) by
 /// every recipient of the same message, and its type, for metrics.
@@ -377,7 +385,7 @@ impl Inner {
                 }
             }
             // The session is ending; its registration is about to be dropped.
-            Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Disconnected(_)) => {}
         }
     }
     // ANCHOR_END: enqueue
@@ -389,11 +397,8 @@ mod tests {
 
     use super::*;
 
-    fn session(
-        registry: &Arc<Registry>,
-        capacity: usize,
-    ) -> (Registration, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(capacity);
+    fn session(registry: &Arc<Registry>, capacity: usize) -> (Registration, Inbox) {
+        let (tx, rx) = queue(capacity);
         (registry.register(tx), rx)
     }
 
@@ -446,9 +451,9 @@ mod tests {
     fn publish_reaches_every_other_member_with_the_same_bytes() {
         let registry = Registry::new();
         let (a, _ra) = session(&registry, 4);
-        let (b, mut rb) = session(&registry, 4);
-        let (c, mut rc) = session(&registry, 4);
-        let (_outsider, mut ro) = session(&registry, 4);
+        let (b, rb) = session(&registry, 4);
+        let (c, rc) = session(&registry, 4);
+        let (_outsider, ro) = session(&registry, 4);
         for member in [&a, &b, &c] {
             registry.join(member.id(), "r").unwrap();
         }
@@ -498,7 +503,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_session_task_unregisters() {
         let registry = Registry::new();
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _rx) = queue(1);
         let registry2 = Arc::clone(&registry);
         let task = tokio::spawn(async move {
             let registration = registry2.register(tx);

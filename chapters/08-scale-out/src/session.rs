@@ -6,14 +6,14 @@
 
 use std::{fmt, time::Duration};
 
-use futures::{SinkExt, StreamExt};
+use flume::r#async::RecvStream;
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::time::Instant;
-use tokio::{net::TcpStream, sync::mpsc};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
         self, Message, Utf8Bytes,
-        protocol::{CloseFrame, frame::coding::CloseCode},
+        protocol::{CloseFrame, Role, frame::coding::CloseCode},
     },
 };
 use tracing::{Span, debug, info, warn};
@@ -22,7 +22,8 @@ use crate::{
     app::App,
     heartbeat::{Beat, Heartbeat},
     protocol::{self, ErrorCode, ServerMessage},
-    registry::{Outgoing, Registration, SessionId},
+    registry::{self, Inbox, Outgoing, Registration, SessionId},
+    socket::Socket,
     state::SessionState,
 };
 
@@ -101,9 +102,11 @@ fn write_error(error: &tungstenite::Error) -> CloseReason {
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
-pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, authenticated: bool, app: &App) {
+pub async fn run(socket: Socket, path: &str, authenticated: bool, app: &App) {
     let opened = Instant::now();
-    let (outbound, mut queue) = mpsc::channel(app.config.outbound_queue);
+    let mut ws =
+        WebSocketStream::from_raw_socket(socket, Role::Server, Some(app.config.websocket())).await;
+    let (outbound, inbox) = registry::queue(app.config.outbound_queue);
     let registration = app.registry.register(outbound);
     let session = registration.id();
     Span::current().record("id", tracing::field::display(session));
@@ -113,7 +116,8 @@ pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, authenticated: 
     state.authenticated |= authenticated;
     let mut link = Link {
         ws: &mut ws,
-        queue: &mut queue,
+        queued: inbox.stream(),
+        inbox: &inbox,
         heartbeat: Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout),
         state,
         counts: Counts::default(),
@@ -122,7 +126,8 @@ pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, authenticated: 
         app,
     };
     let reason = link.serve().await;
-    let counts = link.counts;
+    let counts = std::mem::take(&mut link.counts);
+    drop(link);
 
     // Unregister before saying so: once "session closed" is logged, no one can reach us.
     drop(registration);
@@ -147,8 +152,10 @@ struct Counts {
 
 /// One live session: its socket, its queue, its heartbeat and its state.
 struct Link<'a> {
-    ws: &'a mut WebSocketStream<TcpStream>,
-    queue: &'a mut mpsc::Receiver<Outgoing>,
+    ws: &'a mut WebSocketStream<Socket>,
+    /// Waits for what others queue for us (one waker registration, kept across the loop).
+    queued: RecvStream<'a, Outgoing>,
+    inbox: &'a Inbox,
     heartbeat: Heartbeat,
     state: SessionState,
     counts: Counts,
@@ -196,7 +203,7 @@ impl Link<'_> {
                     (reply.kind(), Utf8Bytes::from(protocol::encode(&reply)))
                 },
                 // Already encoded by whoever queued it, shared with every other recipient.
-                Some(outgoing) = self.queue.recv() => (outgoing.msg_type, outgoing.frame),
+                Some(outgoing) = self.queued.next() => (outgoing.msg_type, outgoing.frame),
                 beat = self.heartbeat.tick() => match beat {
                     Beat::Ping(payload) => {
                         debug!("heartbeat sent");
@@ -213,7 +220,7 @@ impl Link<'_> {
                     }
                 },
                 () = self.registration.kicked() => return self.stop(CloseReason::Kicked).await,
-                () = self.app.shutdown.cancelled() => return self.shut_down().await,
+                () = self.app.shutdown.cancelled() => return Box::pin(self.shut_down()).await,
             };
             if let Err(reason) = self.send(msg_type, frame).await {
                 return self.stop(reason).await;
@@ -247,7 +254,7 @@ impl Link<'_> {
     async fn shut_down(&mut self) -> CloseReason {
         let grace = self.app.config.shutdown_grace;
         let drain = async {
-            while let Ok(outgoing) = self.queue.try_recv() {
+            while let Ok(outgoing) = self.inbox.try_recv() {
                 if self.send(outgoing.msg_type, outgoing.frame).await.is_err() {
                     return;
                 }
@@ -269,18 +276,15 @@ impl Link<'_> {
         self.app.metrics.message_sent(msg_type, frame.len());
         debug!(msg_type, len = frame.len(), "message sent");
         self.counts.sent += 1;
-        let stall = self.app.config.heartbeat_timeout;
-        let write = tokio::time::timeout(stall, self.ws.send(Message::Text(frame)));
-        tokio::select! {
-            written = write => match written {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => Err(write_error(&error)),
-                Err(_) => {
-                    warn!("write stalled for the heartbeat timeout: the peer is not reading");
-                    Err(CloseReason::Kicked)
-                }
-            },
-            () = self.registration.kicked() => Err(CloseReason::Kicked),
+        let mut write = self.ws.send(Message::Text(frame));
+        // Almost every write completes at once. Only one that must wait needs the deadline and
+        // the kick, and their state is boxed: inline, it would make every session bigger.
+        match (&mut write).now_or_never() {
+            Some(written) => written.map_err(|error| write_error(&error)),
+            None => {
+                let stall = self.app.config.heartbeat_timeout;
+                Box::pin(finish_write(write, stall, self.registration)).await
+            }
         }
     }
 
@@ -295,16 +299,40 @@ impl Link<'_> {
     // ANCHOR_END: send
 
     async fn close(&mut self, code: CloseCode, reason: &'static str) {
-        close(self.ws, code, reason).await;
+        // Boxed, like `shut_down`: a future is as large as its largest await point, and every
+        // idle session would otherwise carry the state of these rare ones.
+        Box::pin(close(self.ws, code, reason)).await;
     }
 }
+
+// ANCHOR: finish_write
+/// A write that has to wait for the peer to read: it gives up when the registry kicks the
+/// session, or after `stall`.
+async fn finish_write(
+    write: impl Future<Output = Result<(), tungstenite::Error>>,
+    stall: Duration,
+    registration: &Registration,
+) -> Result<(), CloseReason> {
+    tokio::select! {
+        written = tokio::time::timeout(stall, write) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(write_error(&error)),
+            Err(_) => {
+                warn!("write stalled for the heartbeat timeout: the peer is not reading");
+                Err(CloseReason::Kicked)
+            }
+        },
+        () = registration.kicked() => Err(CloseReason::Kicked),
+    }
+}
+// ANCHOR_END: finish_write
 
 // ANCHOR: close
 /// The closing handshake, bounded: send our Close frame and, for a peer that is still
 /// listening, wait for its answer so that it sees a clean close. A peer we are closing on is
 /// often one that stopped reading, so after a short grace period the connection is dropped
 /// either way.
-async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
+async fn close(ws: &mut WebSocketStream<Socket>, code: CloseCode, reason: &'static str) {
     // A silent or stalled peer will not answer: do not wait for it.
     let peer_listens = !matches!(code, HEARTBEAT_TIMEOUT | CloseCode::Again);
     let frame = CloseFrame { code, reason: reason.into() };

@@ -14,18 +14,17 @@ use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore},
 };
 use tokio_tungstenite::{
-    WebSocketStream, accept_hdr_async_with_config,
+    accept_hdr_async_with_config,
     tungstenite::{
         self,
         handshake::server::{ErrorResponse, Request, Response},
         http::StatusCode,
-        protocol::Role,
     },
 };
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, field, info, info_span, warn};
 
-use crate::{app::App, session};
+use crate::{app::App, session, socket::Socket};
 
 // ANCHOR: bind
 /// Binds the listener with an accept queue of `backlog` connections: a burst of thousands of
@@ -93,7 +92,6 @@ fn is_out_of_descriptors(error: &io::Error) -> bool {
 }
 
 // ANCHOR: connection
-#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
 async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>, app: Arc<App>) {
     debug!("connection accepted");
     // Small messages should leave now, not wait for Nagle's algorithm to batch them.
@@ -101,43 +99,51 @@ async fn connection(mut stream: TcpStream, permit: Option<OwnedSemaphorePermit>,
         debug!(%error, "cannot set TCP_NODELAY");
     }
     let mut upgrade = Upgrade::new(&app, permit.is_some());
+    // Boxed: a handshake's state is bigger than a session's and needed only for a moment.
+    if let Err(refusal) = Box::pin(handshake(&mut stream, &mut upgrade, &app)).await {
+        refuse(stream, refusal, &app).await;
+        return;
+    }
+    let socket = Socket::new(stream, app.config.read_on_demand);
+    session::run(socket, &upgrade.path, upgrade.authenticated, &app).await;
+    drop(permit); // the session's place is free again
+}
+
+/// The upgrade, within the handshake deadline.
+#[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
+async fn handshake(
+    stream: &mut TcpStream,
+    upgrade: &mut Upgrade<'_>,
+    app: &App,
+) -> Result<(), Refusal> {
     // The handshake borrows the socket, so that we still own it to answer a request that
     // tungstenite rejects, and it must finish in time: a client that trickles its request
     // (slowloris) holds a socket, not the server.
     let handshake = accept_hdr_async_with_config(
-        &mut stream,
+        stream,
         |request: &Request, response| upgrade.check(request, response),
         Some(app.config.websocket()),
     );
-    let outcome = tokio::time::timeout(app.config.handshake_timeout, handshake).await;
-    let refused = match outcome {
-        Ok(Ok(_upgraded)) => None,
+    match tokio::time::timeout(app.config.handshake_timeout, handshake).await {
+        Ok(Ok(_upgraded)) => Ok(()),
         Ok(Err(error)) => {
-            Some(upgrade.refusal.unwrap_or_else(|| Refusal::from_handshake_error(&error)))
+            Err(upgrade.refusal.unwrap_or_else(|| Refusal::from_handshake_error(&error)))
         }
-        Err(_) => Some(Refusal::TIMEOUT),
-    };
-    if let Some(refusal) = refused {
-        app.metrics.handshake_failed(refusal.reason);
-        // Refusals of ours are an operator's business only in bulk (the metric); a broken
-        // request or a timeout is worth a line.
-        warn!(
-            reason = refusal.reason,
-            status = refusal.status.map(|s| s.as_u16()),
-            "handshake failed"
-        );
-        if let Some(response) = refusal.raw_response() {
-            // Best effort: the client may be gone already.
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes()))
-                    .await;
-        }
-        return;
+        Err(_) => Err(Refusal::TIMEOUT),
     }
-    let ws =
-        WebSocketStream::from_raw_socket(stream, Role::Server, Some(app.config.websocket())).await;
-    session::run(ws, &upgrade.path, upgrade.authenticated, &app).await;
-    drop(permit); // the session's place is free again
+}
+
+/// Counts and logs a refused upgrade, and answers it when tungstenite could not.
+async fn refuse(mut stream: TcpStream, refusal: Refusal, app: &App) {
+    app.metrics.handshake_failed(refusal.reason);
+    // Refusals of ours are an operator's business only in bulk (the metric); a broken
+    // request or a timeout is worth a line.
+    warn!(reason = refusal.reason, status = refusal.status.map(|s| s.as_u16()), "handshake failed");
+    if let Some(response) = refusal.raw_response() {
+        // Best effort: the client may be gone already.
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes()))
+            .await;
+    }
 }
 // ANCHOR_END: connection
 
@@ -269,3 +275,21 @@ fn upgrade_token(request: &Request) -> Option<&str> {
     request.uri().query()?.split('&').find_map(|pair| pair.strip_prefix("token="))
 }
 // ANCHOR_END: upgrade_checks
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection's task holds this future for its whole life, so its size is paid per
+    /// idle connection (see socket.rs and the benchmarks page). Rare paths are boxed to keep
+    /// it small; this fails when a change makes it grow back.
+    #[tokio::test]
+    async fn a_connection_future_stays_small() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let future = connection(stream, None, App::new(crate::Config::default()));
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1536, "the connection future grew to {size} bytes");
+    }
+}
