@@ -167,8 +167,13 @@ struct Link<'a> {
 impl Link<'_> {
     // ANCHOR: serve_frames
     async fn serve(&mut self) -> CloseReason {
-        let welcome = ServerMessage::Welcome { session: self.session.to_string() };
-        if let Err(reason) = self.send(welcome.kind(), protocol::encode(&welcome).into()).await {
+        // In a block of its own, so that the message is not kept in the future's state for the
+        // session's whole life.
+        let (kind, frame) = {
+            let welcome = ServerMessage::Welcome { session: self.session.to_string() };
+            (welcome.kind(), Utf8Bytes::from(protocol::encode(&welcome)))
+        };
+        if let Err(reason) = self.send(kind, frame).await {
             return self.stop(reason).await;
         }
         loop {

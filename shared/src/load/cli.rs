@@ -14,6 +14,8 @@ use std::{
 use clap::{Args, Parser, Subcommand, ValueEnum, builder::RangedU64ValueParser};
 use tokio_tungstenite::tungstenite::http::Uri;
 
+use super::wire::TCP_STAMP_LEN;
+
 /// The longest run wsload agrees to plan: ramp, warm-up and measurement together.
 pub(crate) const MAX_RUN: Duration = Duration::from_secs(15 * 60);
 
@@ -31,10 +33,14 @@ so a load test can never leave this machine. Use 127.0.0.1, not localhost.
 Protocols: `raw` is chapter 01 (any frame is echoed back); `envelope` is the JSON protocol of
 chapters 02 on. Chapters 03 and later greet every session with {\"type\":\"welcome\",...}, which
 wsload waits for; chapter 02 sends none, so pass --no-welcome there. `broadcast` needs rooms
-(chapters 03 and later). `tcp` is no WebSocket at all: for `idle`, `echo` (closed loop) and
-`churn` against the plain TCP echo server `tcp-echo`, it sends the bytes a WebSocket client
-would send for the same message (a masked binary frame, as with `raw`) and reads as many back:
-the ceiling the WebSocket rows are compared with. Only the address of --url is used then.
+(chapters 03 and later), or `tcp`. `tcp` is no WebSocket at all, the ceiling the WebSocket rows
+are compared with, against the plain TCP server `tcp-echo`; only the address of --url is used.
+For `idle`, `echo` (closed loop) and `churn` it sends the bytes a WebSocket client would send
+for the same message (a masked binary frame, as with `raw`) and reads as many back. For
+`broadcast`, against `tcp-echo --fanout SIZE`, every connection is a member (no handshake, no
+join, no acks) and the publisher writes messages of exactly --size bytes, the same SIZE: make it
+the delivery frame size an envelope run reports (`deliveries ... B frames`) to compare like
+with like.
 
 Every run ends by itself: ramp, warm-up and --duration together may not exceed 15 minutes, and
 draining and closing add at most a few seconds. Ctrl-C stops early and still prints the summary.
@@ -48,7 +54,8 @@ Examples:
   wsload idle -n 10000 --sources 4 --connect-rate 2000 --server-pid $(pgrep -n ch04) --duration 1m
   wsload broadcast -n 500 --rate 50 --room bench --json -
   wsload churn --concurrency 32 --duration 20s
-  wsload echo --protocol tcp --url ws://127.0.0.1:9100/ -n 100 --size 20   (against tcp-echo)";
+  wsload echo --protocol tcp --url ws://127.0.0.1:9100/ -n 100 --size 20   (against tcp-echo)
+  wsload broadcast --protocol tcp --url ws://127.0.0.1:9100/ --size 100   (tcp-echo --fanout 100)";
 
 /// Load generator for the chapter servers: idle connections, echo round trips, room fan-out and
 /// connection churn, against a WebSocket server on this machine.
@@ -70,7 +77,8 @@ pub(crate) enum Scenario {
     /// as the reply is in) or at --rate per second, and times each round trip.
     Echo(EchoArgs),
     /// --connections members join --room; one more connection publishes at --rate per second.
-    /// Times publish-to-delivery for every member and counts lost deliveries (envelope only).
+    /// Times publish-to-delivery for every member and counts lost deliveries (envelope, or tcp
+    /// against `tcp-echo --fanout`).
     Broadcast(BroadcastArgs),
     /// --concurrency workers loop: connect, upgrade, one echo, closing handshake. Reports
     /// completed cycles per second and the cycle latency.
@@ -201,7 +209,9 @@ pub(crate) struct BroadcastArgs {
     #[arg(long, default_value_t = 10, value_parser = RangedU64ValueParser::<u32>::new().range(1..=100_000))]
     pub(crate) rate: u32,
 
-    /// Pad each publish's `data` to about this many bytes (0: just the timestamp).
+    /// Envelope: pad each publish's `data` to about this many bytes (0: just the timestamp).
+    /// Tcp: every message is exactly this many bytes, at least 32 (its number and timestamp);
+    /// `tcp-echo --fanout` must be given the same.
     #[arg(long, default_value_t = 0, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1 << 20))]
     pub(crate) size: usize,
 }
@@ -281,10 +291,21 @@ impl Cli {
                 (&args.common, args.ramp.connections, ramp_time(&args.ramp))
             }
             Scenario::Broadcast(args) => {
-                if args.common.protocol != Protocol::Envelope {
-                    return Err("broadcast needs rooms: use --protocol envelope against \
-                                chapter 03 or later"
-                        .into());
+                match args.common.protocol {
+                    Protocol::Envelope => {}
+                    Protocol::Raw => {
+                        return Err("broadcast needs rooms: use --protocol envelope against \
+                                    chapter 03 or later (or tcp against tcp-echo --fanout)"
+                            .into());
+                    }
+                    Protocol::Tcp if args.size < TCP_STAMP_LEN => {
+                        return Err(format!(
+                            "--protocol tcp publishes messages of exactly --size bytes, the SIZE \
+                             of tcp-echo --fanout SIZE: give --size {TCP_STAMP_LEN} or more (each \
+                             message starts with its number and timestamp)"
+                        ));
+                    }
+                    Protocol::Tcp => {}
                 }
                 if args.ramp.connections + 1 > MAX_CONNECTIONS {
                     return Err(format!(
@@ -463,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn tcp_is_for_the_closed_loop_echo_idle_and_churn() {
+    fn tcp_is_for_the_closed_loop_echo_idle_churn_and_sized_broadcast() {
         let validate =
             |args: &[&str]| Cli::try_parse_from(["wsload"].iter().chain(args)).unwrap().validate();
         assert!(validate(&["echo", "--protocol", "tcp", "--size", "20"]).is_ok());
@@ -472,5 +493,8 @@ mod tests {
         assert!(validate(&["echo", "--protocol", "tcp", "--rate", "10"]).is_err());
         assert!(validate(&["echo", "--protocol", "tcp", "--size", "8"]).is_err());
         assert!(validate(&["broadcast", "--protocol", "tcp"]).is_err());
+        assert!(validate(&["broadcast", "--protocol", "tcp", "--size", "31"]).is_err());
+        assert!(validate(&["broadcast", "--protocol", "tcp", "--size", "32"]).is_ok());
+        assert!(validate(&["broadcast", "--protocol", "raw", "--size", "32"]).is_err());
     }
 }

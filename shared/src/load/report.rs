@@ -100,6 +100,16 @@ pub(crate) struct Broadcast {
     /// publishes x members.
     pub(crate) expected: u64,
     pub(crate) lost: u64,
+    /// The deliveries' sizes on the wire (a WebSocket frame's header included); none when
+    /// nothing was delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) frame_bytes: Option<FrameBytes>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct FrameBytes {
+    pub(crate) min: u64,
+    pub(crate) max: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -332,20 +342,29 @@ impl Summary {
             );
         }
         if let Some(b) = &self.broadcast {
+            // Plain TCP has no acks and no rooms: a publish counts once it is written.
+            let publishes = if self.protocol == "tcp" {
+                format!("{} written", thousands(b.publishes))
+            } else {
+                format!("{} acknowledged, room {:?}", thousands(b.publishes), b.room)
+            };
             row(
                 "publishes",
                 format!(
-                    "{}/s  ({} acknowledged, room {:?}, {} members)",
+                    "{}/s  ({publishes}, {} members)",
                     rate(b.publishes_per_sec),
-                    thousands(b.publishes),
-                    b.room,
                     thousands(b.members)
                 ),
             );
+            let frames = match &b.frame_bytes {
+                Some(FrameBytes { min, max }) if min == max => format!("; {min} B frames"),
+                Some(FrameBytes { min, max }) => format!("; {min}-{max} B frames"),
+                None => String::new(),
+            };
             row(
                 "deliveries",
                 format!(
-                    "{}/s  ({} received of {} expected, {} lost)",
+                    "{}/s  ({} received of {} expected, {} lost{frames})",
                     rate(b.deliveries_per_sec),
                     thousands(b.deliveries),
                     thousands(b.expected),

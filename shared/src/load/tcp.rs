@@ -5,46 +5,81 @@
 //! is what the kernel, the runtime and this client cost on their own; a WebSocket row pays
 //! that plus its layers, so the gap between the two is the price of the layers.
 //!
-//! It mirrors the WebSocket paths of `idle`, `echo` (closed loop) and `churn`, with the same
-//! counters and error kinds, so the summaries compare field for field. A plain TCP server
-//! sends nothing unasked: holding a connection is waiting for a close that should not come,
-//! and closing is a FIN each way.
+//! It mirrors the WebSocket paths of `idle`, `echo` (closed loop), `broadcast` and `churn`,
+//! with the same counters and error kinds, so the summaries compare field for field. A plain
+//! TCP echo server sends nothing unasked: holding a connection is waiting for a close that
+//! should not come, and closing is a FIN each way. For `broadcast`, `tcp-echo --fanout SIZE`
+//! writes every SIZE bytes one connection sends to all the others: the members read
+//! `--size`-byte messages (`wire::tcp_publish`), and the publisher hears nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, tcp::WriteHalf},
     time::{Instant, timeout, timeout_at},
 };
 
 use super::{
+    broadcast::{Deliveries, Published, Schedule},
     conn::{CLOSE_TIMEOUT, Target},
     failure::Failure,
     lifecycle::dropped,
     run::{Phase, Run, bump},
-    wire::Wire,
+    wire::{self, Wire},
 };
+
+/// Bytes a member reads at once (at least one message): the read buffer a WebSocket client of
+/// wsload has too.
+const MEMBER_READ_BUFFER: usize = 4096;
 
 /// Waits until the run reaches `until`, watching for the server closing (a drop) or sending
 /// bytes nobody asked for (an error). Returns false when the connection ended first.
 async fn wait_until(run: &Run, stream: &mut TcpStream, stage: &str, until: Phase) -> bool {
+    read_until(run, stream, stage, until, None, |_| {}).await
+}
+
+/// Reads until the run reaches `until`, cutting what the server sends into `len`-byte
+/// messages for `on_message`; with no `len` the server should send nothing, and whatever it
+/// sends is an error. Returns false when the connection ended first; that is a drop.
+async fn read_until(
+    run: &Run,
+    stream: &mut (impl AsyncRead + Unpin),
+    stage: &str,
+    until: Phase,
+    len: Option<usize>,
+    mut on_message: impl FnMut(&[u8]),
+) -> bool {
     let mut phase = run.phase();
-    let mut unasked = [0u8; 512];
+    // Always room for the rest of a message (`filled < len` between reads), so a read never
+    // gets an empty buffer, whose `Ok(0)` would look like the end of the stream.
+    let mut buffer = vec![0u8; len.map_or(512, |len| len.max(MEMBER_READ_BUFFER))];
+    let mut filled = 0;
     loop {
         tokio::select! {
             // An error here means the run itself is gone: stop as if told to.
             _ = phase.wait_for(|phase| *phase >= until) => return true,
-            read = stream.read(&mut unasked) => match read {
-                Ok(0) => {
+            // `read` is cancel-safe: what a read returns is in `buffer` before it returns.
+            read = stream.read(&mut buffer[filled..]) => match (read, len) {
+                (Ok(0), _) => {
                     dropped(run, server_closed(stage));
                     return false;
                 }
-                Ok(n) => run.record(Failure::new(
+                (Ok(n), None) => run.record(Failure::new(
                     format!("{stage}:unexpected"),
                     format!("{n} bytes the client did not ask for"),
                 )),
-                Err(error) => {
+                (Ok(n), Some(len)) => {
+                    filled += n;
+                    let whole = filled - filled % len;
+                    buffer[..whole].chunks_exact(len).for_each(&mut on_message);
+                    buffer.copy_within(whole..filled, 0);
+                    filled -= whole;
+                }
+                (Err(error), _) => {
                     dropped(run, Failure::io(stage, &error));
                     return false;
                 }
@@ -157,6 +192,87 @@ async fn closed_loop(
         seq += 1;
     }
     true
+}
+
+/// `broadcast`: one member, timing every `len`-byte message until the run closes, then close.
+pub(crate) async fn member(
+    deliveries: Arc<Deliveries>,
+    n: usize,
+    len: usize,
+    mut stream: TcpStream,
+) {
+    let run = &deliveries.run;
+    let on_message = |message: &[u8]| {
+        let received = Instant::now();
+        match wire::tcp_delivery(message) {
+            Ok(stamp) => deliveries.record(n, stamp, message.len(), received),
+            Err(failure) => run.record(failure),
+        }
+    };
+    if read_until(run, &mut stream, "member", Phase::Close, Some(len), on_message).await {
+        close_counted(run, stream).await;
+    }
+}
+
+/// `broadcast`: the publisher. From the warm-up to the drain it writes a `len`-byte message at
+/// `rate` per second; meanwhile it reads only to notice the server closing, since a fan-out
+/// server sends nothing back to the sender. Without acks, a message counts once it is written.
+pub(crate) async fn publisher(
+    run: Arc<Run>,
+    rate: u32,
+    len: usize,
+    published: Arc<Published>,
+    mut stream: TcpStream,
+) {
+    let _open = run.open_guard();
+    let usable = wait_until(&run, &mut stream, "publisher", Phase::Warmup).await && {
+        let (mut reader, mut writer) = stream.split();
+        tokio::select! {
+            // Ends at the drain, or when a write fails.
+            written = publish(&run, rate, len, &published, &mut writer) => written,
+            alive = read_until(&run, &mut reader, "publisher", Phase::Close, None, |_| {}) => alive,
+        }
+    };
+    published.done.store(true, Ordering::Relaxed);
+    if usable {
+        close_counted(&run, stream).await;
+    }
+}
+
+/// Writes on schedule until the drain. Returns false when the connection broke.
+async fn publish(
+    run: &Run,
+    rate: u32,
+    len: usize,
+    published: &Published,
+    writer: &mut WriteHalf<'_>,
+) -> bool {
+    let mut phase = run.phase();
+    // So that the first `changed` returns at once and the loop sees the phase it is in now.
+    phase.mark_changed();
+    let mut schedule = Schedule::new(rate);
+    let mut message = Vec::with_capacity(len);
+    loop {
+        tokio::select! {
+            changed = phase.changed() => {
+                // An error here means the run itself is gone: stop as if told to.
+                if changed.is_err() || *phase.borrow() >= Phase::Drain {
+                    return true;
+                }
+            }
+            (stamp, due) = schedule.next(run) => {
+                wire::tcp_publish(stamp, len, &mut message);
+                if let Err(error) = writer.write_all(&message).await {
+                    dropped(run, Failure::io("publisher", &error));
+                    return false;
+                }
+                bump(&run.counters.sent);
+                if run.measured(due) {
+                    published.acked.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
 }
 
 /// `churn`: one connection's whole life, connect, one echo, close.

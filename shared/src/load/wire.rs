@@ -3,9 +3,10 @@
 //! Every request carries a sequence number that its reply must give back, so a wrong,
 //! reordered or missing reply is caught and counted as an error instead of being timed as if
 //! it were right. `tcp` requests are the `raw` ones, encoded by hand into the bytes a
-//! WebSocket client would write for them. Nothing here touches a socket.
+//! WebSocket client would write for them; `tcp` broadcast messages are fixed-size byte strings
+//! carrying what an envelope publish carries. Nothing here touches a socket.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, io::Write as _};
 
 use serde::{Deserialize, de::IgnoredAny};
 use tokio_tungstenite::tungstenite::{
@@ -23,6 +24,10 @@ use super::{
 
 /// Raw payloads start with the sequence number in this many hex digits.
 const RAW_SEQ_DIGITS: usize = 16;
+
+/// A `tcp` broadcast message starts with its sequence number and its stamp in 16 hex digits
+/// each, so it is never shorter than this.
+pub(crate) const TCP_STAMP_LEN: usize = 2 * RAW_SEQ_DIGITS;
 
 /// The fields of a server message that wsload looks at; serde skips the rest without
 /// allocating, so parsing a large echo costs little more than scanning it.
@@ -214,6 +219,49 @@ pub(crate) fn publish_request(room: &str, stamp: Stamp, pad: &str) -> Message {
     ))
 }
 
+/// `--protocol tcp` broadcast message: `seq` and `t` of the stamp in hex digits, then filler up
+/// to `len` bytes (at least [`TCP_STAMP_LEN`]), into `out` (cleared first). `tcp-echo --fanout`
+/// forwards it as it is, so these are also the bytes every member reads.
+pub(crate) fn tcp_publish(stamp: Stamp, len: usize, out: &mut Vec<u8>) {
+    out.clear();
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{:016x}{:016x}", stamp.seq, stamp.t);
+    out.resize(len.max(TCP_STAMP_LEN), b'x');
+}
+
+/// The stamp of a `tcp` broadcast message. The whole message is checked, so a stream that lost
+/// or gained bytes (and so is cut out of step) is an error rather than a wrong latency.
+pub(crate) fn tcp_delivery(message: &[u8]) -> Result<Stamp, Failure> {
+    let hex = |digits: &[u8]| {
+        let digits = std::str::from_utf8(digits).ok()?;
+        // `from_str_radix` would take a sign too; the encoder writes digits only.
+        digits.bytes().all(|byte| byte.is_ascii_hexdigit()).then_some(())?;
+        u64::from_str_radix(digits, 16).ok()
+    };
+    let stamp = message.get(..TCP_STAMP_LEN).and_then(|head| {
+        let (seq, t) = head.split_at(RAW_SEQ_DIGITS);
+        Some(Stamp { t: hex(t)?, seq: hex(seq)? })
+    });
+    match stamp {
+        Some(stamp) if message[TCP_STAMP_LEN..].iter().all(|&byte| byte == b'x') => Ok(stamp),
+        _ => Err(Failure::new(
+            "member:unexpected",
+            format!(
+                "{} bytes that are not a broadcast message: {}",
+                message.len(),
+                excerpt(&String::from_utf8_lossy(message))
+            ),
+        )),
+    }
+}
+
+/// The bytes on the wire of a server's frame with a `payload`-byte payload: the header (2, 4
+/// or 10 bytes, no mask key from a server), then the payload.
+pub(crate) fn server_frame_bytes(payload: usize) -> usize {
+    let header = FrameHeader { opcode: OpCode::Data(Data::Text), ..FrameHeader::default() };
+    header.len(payload as u64) + payload
+}
+
 fn json_string(text: &str) -> String {
     // A `&str` always serializes; the fallback only keeps this path free of `unwrap`.
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
@@ -285,6 +333,47 @@ mod tests {
         let long = Wire::new(Protocol::Tcp, FrameKind::Binary, 200);
         long.tcp_request(1, &mut bytes);
         assert_eq!((bytes.len(), long.frame_bytes(), bytes[1]), (2 + 2 + 4 + 200, 208, 0x80 | 126));
+    }
+
+    #[test]
+    fn tcp_broadcast_messages_have_the_exact_size_and_carry_their_stamp() {
+        let mut message = Vec::new();
+        let stamp = Stamp { t: 5_000_000_123, seq: 77 };
+        tcp_publish(stamp, 120, &mut message);
+        assert_eq!(message.len(), 120);
+        let read = tcp_delivery(&message).unwrap();
+        assert_eq!((read.t, read.seq), (stamp.t, stamp.seq));
+        // The stamp alone is the smallest message; anything shorter grows to it.
+        tcp_publish(Stamp { t: u64::MAX, seq: 0 }, 0, &mut message);
+        assert_eq!(message.len(), TCP_STAMP_LEN);
+        assert_eq!(tcp_delivery(&message).unwrap().t, u64::MAX);
+    }
+
+    #[test]
+    fn tcp_broadcast_messages_out_of_step_are_refused() {
+        let mut two = Vec::new();
+        tcp_publish(Stamp { t: 1, seq: 1 }, 40, &mut two);
+        let mut second = Vec::new();
+        tcp_publish(Stamp { t: 2, seq: 2 }, 40, &mut second);
+        two.extend_from_slice(&second);
+        assert!(tcp_delivery(&two[..40]).is_ok());
+        assert!(tcp_delivery(&two[40..]).is_ok());
+        // Cut a byte or a few out of step, either way: refused.
+        assert!(tcp_delivery(&two[1..41]).is_err());
+        assert!(tcp_delivery(&two[36..76]).is_err());
+        assert!(tcp_delivery(&two[..TCP_STAMP_LEN - 1]).is_err());
+        let mut signed = two[..40].to_vec();
+        signed[0] = b'+';
+        assert_eq!(tcp_delivery(&signed).unwrap_err().kind, "member:unexpected");
+    }
+
+    #[test]
+    fn server_frames_have_no_mask_key() {
+        assert_eq!(server_frame_bytes(0), 2);
+        assert_eq!(server_frame_bytes(125), 127);
+        assert_eq!(server_frame_bytes(126), 130);
+        assert_eq!(server_frame_bytes(65_535), 65_539);
+        assert_eq!(server_frame_bytes(65_536), 65_546);
     }
 
     #[test]
