@@ -43,8 +43,8 @@ fn panels(results: &Results) -> Vec<Panel> {
             bars: bars(rows, "/server_rss/per_connection_kib"),
         });
     }
-    // Every chapter keeps up with the offered rate, so the rate says nothing: the price of a
-    // delivery does.
+    // Every server is offered the same deliveries a second, so the rate says little: the price
+    // of a delivery does.
     if let Some(room) = results.broadcast.as_ref().and_then(|rooms| rooms.last()) {
         panels.push(Panel {
             title: format!(
@@ -183,6 +183,7 @@ mod tests {
                     }),
                     kernel: KernelGrowth::default(),
                     rates: Vec::new(),
+                    page_views: 0,
                 }),
             })
             .collect();

@@ -7,13 +7,22 @@
 //! (up to twice), and the page's run log shows every measurement's load average and
 //! disturbance, so a reader can judge.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
+use tokio::task::AbortHandle;
 
 use crate::{
-    plan::{self, CH07, Plan, SERVERS, ServerSpec, duration_arg},
+    plan::{self, CH07, FANOUT_MESSAGE, Plan, ReadPath, SERVERS, ServerSpec, TCP, duration_arg},
     procs::{self, KernelGrowth, Launcher},
 };
 
@@ -38,6 +47,8 @@ pub(crate) struct Outcome {
     /// When the measurement was repeated and this is the median run: every run's echo rate,
     /// lowest first.
     pub(crate) rates: Vec<f64>,
+    /// Demo pages served by the admin listener during the run (see `Bench::page_views`).
+    pub(crate) page_views: u64,
 }
 
 impl Outcome {
@@ -86,11 +97,21 @@ pub(crate) struct Bench {
     quick: bool,
     cores: usize,
     log: Vec<LogEntry>,
+    /// While set, every measurement also loads the server's demo page from its admin listener
+    /// this many times a second, from this process (on the load generator's side).
+    pub(crate) page_views: Option<u32>,
 }
 
 impl Bench {
     pub(crate) fn new(launcher: Launcher, work: PathBuf, quick: bool, cores: usize) -> Self {
-        Self { launcher, json_dir: work.join("json"), quick, cores: cores.max(1), log: Vec::new() }
+        Self {
+            launcher,
+            json_dir: work.join("json"),
+            quick,
+            cores: cores.max(1),
+            log: Vec::new(),
+            page_views: None,
+        }
     }
 
     pub(crate) fn into_log(self) -> Vec<LogEntry> {
@@ -130,7 +151,16 @@ impl Bench {
             full.extend(["--server-pid".to_owned(), running.pid.to_string()]);
             full.extend(["--quiet".to_owned(), "--json".to_owned(), json.display().to_string()]);
             let _ = std::fs::remove_file(&json);
+            let views = Arc::new(AtomicU64::new(0));
+            let viewer = match (self.page_views, running.admin) {
+                (Some(rate), Some(admin)) => {
+                    Some(tokio::spawn(view_pages(admin, rate, Arc::clone(&views))).abort_handle())
+                }
+                _ => None,
+            };
             let run = self.launcher.wsload(&full, planned + SLACK).await;
+            viewer.inspect(AbortHandle::abort);
+            let page_views = views.load(Ordering::Relaxed);
             let stopped = running.stop().await;
             let run = run.with_context(|| format!("{id}: wsload"))?;
             stopped.with_context(|| format!("{id}: server"))?;
@@ -145,7 +175,8 @@ impl Bench {
             })?;
             let summary: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{id}: parse {}", json.display()))?;
-            let outcome = Outcome { summary, kernel: run.kernel_growth, rates: Vec::new() };
+            let outcome =
+                Outcome { summary, kernel: run.kernel_growth, rates: Vec::new(), page_views };
             let disturbance = outcome.disturbance();
             eprintln!(
                 "bench-compare: {id:<28} {:<34} load {:>4}  others {:>5} cores{}",
@@ -241,6 +272,20 @@ impl Bench {
     }
 }
 
+/// Loads the demo page (`GET /` on the admin listener) `rate` times a second until aborted,
+/// counting the pages that came back whole (200).
+async fn view_pages(admin: SocketAddr, rate: u32, served: Arc<AtomicU64>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
+    loop {
+        ticks.tick().await;
+        if let Ok(page) = shared::http::get(admin, "/").await {
+            if page.status == 200 {
+                served.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 /// The one number of a summary worth a progress line.
 fn headline(outcome: &Outcome) -> String {
     let rate = |value: f64, unit: &str| format!("{} {unit}", thousands(value));
@@ -293,12 +338,21 @@ fn strings<const N: usize>(args: [&str; N]) -> Vec<String> {
 }
 
 pub(crate) fn echo_args(plan: &Plan) -> Vec<String> {
+    sized_echo_args(plan, plan.echo.size)
+}
+
+/// The echo load with the tuning's large messages.
+pub(crate) fn large_echo_args(plan: &Plan) -> Vec<String> {
+    sized_echo_args(plan, plan.tuning.large_message)
+}
+
+fn sized_echo_args(plan: &Plan, size: usize) -> Vec<String> {
     let echo = &plan.echo;
     let mut args = strings(["echo", "-n"]);
     args.extend([
         echo.connections.to_string(),
         "--size".into(),
-        echo.size.to_string(),
+        size.to_string(),
         "--warmup".into(),
         duration_arg(echo.warmup),
         "--duration".into(),
@@ -415,9 +469,15 @@ pub(crate) async fn broadcast(bench: &mut Bench, plan: &Plan) -> anyhow::Result<
         let args = broadcast_args(plan, room);
         let mut rows = Vec::new();
         for server in SERVERS {
+            let id = format!("broadcast-{}/{}", room.members, server.key);
             let outcome = if server.rooms {
-                let id = format!("broadcast-{}/{}", room.members, server.key);
                 Some(bench.measure(&id, &server, &[], &args, planned).await?)
+            } else if server.key == TCP.key {
+                // The ceiling: the same fan-out of messages of the same size over plain TCP.
+                let size = FANOUT_MESSAGE.to_string();
+                let fanout = ["--fanout".to_owned(), size.clone()];
+                let args = [&args[..], &["--size".to_owned(), size]].concat();
+                Some(bench.measure(&id, &server, &fanout, &args, planned).await?)
             } else {
                 None
             };
@@ -440,53 +500,69 @@ pub(crate) async fn churn(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<
     Ok(rows)
 }
 
+/// One read path of chapter 07: idle memory with heartbeats, and echo with small and with
+/// large messages.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadPathRun {
+    pub(crate) path: ReadPath,
+    pub(crate) idle: Outcome,
+    pub(crate) echo: Outcome,
+    pub(crate) large: Outcome,
+}
+
 /// Chapter 07's tuning steps.
 #[derive(Debug, Clone)]
 pub(crate) struct TuningResults {
-    /// Per `--read-buffer`: idle memory with heartbeats, and echo.
-    pub(crate) read_buffer: Vec<(usize, Outcome, Outcome)>,
+    pub(crate) read_paths: Vec<ReadPathRun>,
     /// Per `--backlog`: a burst of connections.
     pub(crate) backlog: Vec<(u32, Outcome)>,
-    /// Per `--read-buffer`: many connections held with heartbeats.
-    pub(crate) many: Vec<(usize, Outcome)>,
+    /// Many connections held with heartbeats, with the defaults.
+    pub(crate) many: Outcome,
+    /// Echo with the defaults, without and with demo pages loaded during the run.
+    pub(crate) demo: (Outcome, Outcome),
 }
 
 pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<TuningResults> {
     let tuning = &plan.tuning;
     let cap = ["--max-connections".to_owned(), tuning.max_connections.to_string()];
     let heartbeat = ["--heartbeat-interval".to_owned(), duration_arg(tuning.heartbeat)];
-    let read_buffer = |size: usize| ["--read-buffer".to_owned(), size.to_string()];
+    let planned = plan.echo.warmup + plan.echo.duration;
+    let repeats = plan.echo.repeats;
 
-    let mut results =
-        TuningResults { read_buffer: Vec::new(), backlog: Vec::new(), many: Vec::new() };
+    let mut read_paths = Vec::new();
     let idle = idle_args(plan, tuning.read_buffer_connections, tuning.read_buffer_hold);
     let echo = echo_args(plan);
-    for &size in &tuning.read_buffers {
-        let extra = [&read_buffer(size)[..], &heartbeat, &cap].concat();
-        let id = format!("tuning/read-buffer-{size}-idle");
+    let large = large_echo_args(plan);
+    for &path in &tuning.read_paths {
+        let name =
+            format!("{}-{}", path.buffer, if path.on_demand { "on-demand" } else { "straight" });
+        let extra = [&path.args()[..], &heartbeat, &cap].concat();
+        let id = format!("tuning/read-{name}-idle");
         let held = bench.measure(&id, &CH07, &extra, &idle, tuning.read_buffer_hold).await?;
-        let extra = [&read_buffer(size)[..], &cap].concat();
-        let id = format!("tuning/read-buffer-{size}-echo");
-        let planned = plan.echo.warmup + plan.echo.duration;
-        let echoed =
-            bench.measure_median(&id, &CH07, &extra, &echo, planned, plan.echo.repeats).await?;
-        results.read_buffer.push((size, held, echoed));
+        let extra = [&path.args()[..], &cap].concat();
+        let id = format!("tuning/read-{name}-echo");
+        let echoed = bench.measure_median(&id, &CH07, &extra, &echo, planned, repeats).await?;
+        let id = format!("tuning/read-{name}-echo-large");
+        let large = bench.measure_median(&id, &CH07, &extra, &large, planned, repeats).await?;
+        read_paths.push(ReadPathRun { path, idle: held, echo: echoed, large });
     }
     let burst = burst_args(plan);
-    for &backlog in &tuning.backlogs {
-        let extra = [&["--backlog".to_owned(), backlog.to_string()][..], &cap].concat();
-        let id = format!("tuning/backlog-{backlog}");
-        results
-            .backlog
-            .push((backlog, bench.measure(&id, &CH07, &extra, &burst, tuning.burst_hold).await?));
+    let mut backlog = Vec::new();
+    for &size in &tuning.backlogs {
+        let extra = [&["--backlog".to_owned(), size.to_string()][..], &cap].concat();
+        let id = format!("tuning/backlog-{size}");
+        backlog.push((size, bench.measure(&id, &CH07, &extra, &burst, tuning.burst_hold).await?));
     }
-    let many = many_args(plan);
-    for &size in &tuning.many_read_buffers {
-        let extra = [&read_buffer(size)[..], &heartbeat, &cap].concat();
-        let id = format!("tuning/many-{size}");
-        results
-            .many
-            .push((size, bench.measure(&id, &CH07, &extra, &many, tuning.many_hold).await?));
-    }
-    Ok(results)
+    let extra = [&heartbeat[..], &cap].concat();
+    let many =
+        bench.measure("tuning/many", &CH07, &extra, &many_args(plan), tuning.many_hold).await?;
+
+    // The same echo load back to back, the second time with demo pages loaded all along.
+    let quiet =
+        bench.measure_median("tuning/demo-none", &CH07, &cap, &echo, planned, repeats).await?;
+    bench.page_views = Some(tuning.page_views);
+    let viewed =
+        bench.measure_median("tuning/demo-viewed", &CH07, &cap, &echo, planned, repeats).await;
+    bench.page_views = None;
+    Ok(TuningResults { read_paths, backlog, many, demo: (quiet, viewed?) })
 }

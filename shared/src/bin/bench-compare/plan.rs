@@ -70,9 +70,35 @@ pub(crate) const CH06: ServerSpec =
 pub(crate) const CH07: ServerSpec =
     chapter("ch07", "ch07 high concurrency", "ch07-high-concurrency", 7);
 
-/// Chapter 07's default `--read-buffer` (chapters/07-high-concurrency/src/config.rs): its echo
-/// row and the tuning run with this buffer measure the same server twice.
-pub(crate) const CH07_DEFAULT_READ_BUFFER: usize = 4096;
+/// How chapter 07 reads (`--read-buffer`, `--read-on-demand`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadPath {
+    pub(crate) buffer: usize,
+    pub(crate) on_demand: bool,
+}
+
+impl ReadPath {
+    /// Chapter 07's defaults (chapters/07-high-concurrency/src/config.rs): its echo row and the
+    /// tuning run with this path measure the same server twice.
+    pub(crate) const DEFAULT: Self = Self { buffer: 256, on_demand: true };
+
+    pub(crate) fn args(self) -> Vec<String> {
+        let on_demand = if self.on_demand { "true" } else { "false" };
+        ["--read-buffer", &self.buffer.to_string(), "--read-on-demand", on_demand]
+            .map(String::from)
+            .to_vec()
+    }
+
+    pub(crate) fn label(self) -> String {
+        let path = if self.on_demand { "on demand" } else { "straight" };
+        format!("`--read-buffer {}`, {path}", self.buffer)
+    }
+}
+
+/// The size of the ceiling's fan-out messages (`tcp-echo --fanout`): about what chapter 07
+/// writes for one delivery in the broadcast runs (wsload reports 91-102 bytes there, as the
+/// ids and timestamps grow).
+pub(crate) const FANOUT_MESSAGE: usize = 100;
 
 /// The rows, top to bottom.
 pub(crate) const SERVERS: [ServerSpec; 8] = [
@@ -162,8 +188,10 @@ pub(crate) struct Churn {
 /// Chapter 07's tuning steps, each on fresh servers.
 #[derive(Debug, Clone)]
 pub(crate) struct Tuning {
-    /// `--read-buffer` values: idle memory (with heartbeats) and echo throughput for each.
-    pub(crate) read_buffers: Vec<usize>,
+    /// Read paths: idle memory (with heartbeats) and echo throughput, small and large, for each.
+    pub(crate) read_paths: Vec<ReadPath>,
+    /// The message size of the large-message echo runs.
+    pub(crate) large_message: usize,
     pub(crate) read_buffer_connections: usize,
     pub(crate) read_buffer_hold: Duration,
     /// `--heartbeat-interval` for the memory runs: pings keep every connection's read path busy.
@@ -176,7 +204,9 @@ pub(crate) struct Tuning {
     /// Many connections held with heartbeats, at these read buffers.
     pub(crate) many_connections: usize,
     pub(crate) many_hold: Duration,
-    pub(crate) many_read_buffers: Vec<usize>,
+    /// Demo-page loads a second on the admin listener during an echo run (chapter 07's page
+    /// must cost the WebSocket path nothing measurable).
+    pub(crate) page_views: u32,
     /// `--max-connections` for every tuning run: above any of the counts above.
     pub(crate) max_connections: usize,
 }
@@ -200,7 +230,7 @@ const fn secs(secs: u64) -> Duration {
 }
 
 impl Plan {
-    /// The book's numbers: about 12 minutes on two cores.
+    /// The book's numbers: about 25 minutes on two cores.
     pub(crate) fn full() -> Self {
         Self {
             quick: false,
@@ -217,12 +247,19 @@ impl Plan {
             broadcast: vec![
                 Broadcast { members: 100, rate: 500 },
                 Broadcast { members: 1_000, rate: 100 },
+                Broadcast { members: 10_000, rate: 10 },
             ],
             broadcast_warmup: secs(2),
             broadcast_duration: secs(10),
             churn: Churn { concurrency: 32, warmup: secs(1), duration: secs(10) },
             tuning: Tuning {
-                read_buffers: vec![131_072, 4_096, 1_024, 512],
+                read_paths: vec![
+                    ReadPath { buffer: 131_072, on_demand: false },
+                    ReadPath { buffer: 4_096, on_demand: false },
+                    ReadPath { buffer: 256, on_demand: false },
+                    ReadPath::DEFAULT,
+                ],
+                large_message: 16 * 1024,
                 read_buffer_connections: 10_000,
                 read_buffer_hold: secs(15),
                 heartbeat: secs(5),
@@ -231,8 +268,8 @@ impl Plan {
                 burst_inflight: 1_000,
                 burst_hold: secs(5),
                 many_connections: 19_000,
-                many_hold: secs(30),
-                many_read_buffers: vec![4_096, 512],
+                many_hold: secs(300),
+                page_views: 20,
                 max_connections: 19_900,
             },
             sources: 4,
@@ -256,7 +293,8 @@ impl Plan {
             broadcast_duration: secs(1),
             churn: Churn { concurrency: 4, warmup: Duration::ZERO, duration: secs(1) },
             tuning: Tuning {
-                read_buffers: vec![131_072, 4_096],
+                read_paths: vec![ReadPath { buffer: 131_072, on_demand: false }, ReadPath::DEFAULT],
+                large_message: 4 * 1024,
                 read_buffer_connections: 200,
                 read_buffer_hold: secs(1),
                 heartbeat: Duration::from_millis(500),
@@ -266,7 +304,7 @@ impl Plan {
                 burst_hold: secs(1),
                 many_connections: 300,
                 many_hold: secs(1),
-                many_read_buffers: vec![4_096],
+                page_views: 20,
                 max_connections: 1_000,
             },
             sources: 2,

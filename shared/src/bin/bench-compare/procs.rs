@@ -112,7 +112,7 @@ impl Launcher {
         command.args(&args).stdout(file.try_clone()?).stderr(file);
         let child = command.spawn().with_context(|| format!("start {}", server.bin))?;
         let pid = child.id().context("the server exited at once")?;
-        let mut running = Running { child, pid, addr, log, name: name.to_owned() };
+        let mut running = Running { child, pid, addr, admin, log, name: name.to_owned() };
         running.wait_ready().await?;
         Ok(running)
     }
@@ -163,6 +163,8 @@ pub(crate) struct Running {
     child: Child,
     pub(crate) pid: u32,
     pub(crate) addr: SocketAddr,
+    /// The admin listener, for servers that have one.
+    pub(crate) admin: Option<SocketAddr>,
     log: PathBuf,
     name: String,
 }
