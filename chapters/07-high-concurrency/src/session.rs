@@ -193,7 +193,14 @@ impl Link<'_> {
                             }
                             continue;
                         }
-                        // Close and Ping are answered by tungstenite while we keep reading.
+                        // The peer's Close: tungstenite has queued the answer. Send it and end
+                        // here: a message queued for us must not go first (a write after the
+                        // peer's Close fails, and the peer would see no answer, only the drop).
+                        Some(Ok(Message::Close(_))) => {
+                            Box::pin(answer_close(self.ws)).await;
+                            return CloseReason::ClientClose;
+                        }
+                        // A Ping is answered by tungstenite while we keep reading.
                         Some(Ok(_)) => continue,
                         Some(Err(error)) => {
                             let (reason, close) = read_error(&error);
@@ -331,6 +338,17 @@ async fn finish_write(
     }
 }
 // ANCHOR_END: finish_write
+
+// ANCHOR: answer_close
+/// Sends the answer to the peer's Close that tungstenite queued, within `CLOSE_GRACE`.
+async fn answer_close(ws: &mut WebSocketStream<Socket>) {
+    match tokio::time::timeout(CLOSE_GRACE, ws.flush()).await {
+        Ok(Ok(())) | Ok(Err(tungstenite::Error::ConnectionClosed)) => {}
+        Ok(Err(error)) => debug!(%error, "answering the peer's Close failed"),
+        Err(_) => debug!("peer did not take our Close in time"),
+    }
+}
+// ANCHOR_END: answer_close
 
 // ANCHOR: close
 /// The closing handshake, bounded: send our Close frame and, for a peer that is still

@@ -379,3 +379,38 @@ async fn token_at_the_upgrade_and_origin_allow_list() {
     socket.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 101");
 }
+
+#[tokio::test]
+async fn a_client_that_closes_during_a_fan_out_gets_the_answer_to_its_close() {
+    let unlimited = 1_000_000.try_into().unwrap();
+    let server =
+        start(Config { rate_limit: unlimited, rate_burst: unlimited, ..Config::default() }).await;
+    let mut publisher = connect(server.addr).await;
+    publisher.send_json(&json!({"type":"join","room":"r"})).await.unwrap();
+    publisher.recv_json().await.unwrap();
+    let join = raw::client_frame(true, Frame::TEXT, br#"{"type":"join","room":"r"}"#, MASK);
+    let close = raw::client_frame(true, Frame::CLOSE, &1000u16.to_be_bytes(), MASK);
+    let data = "x".repeat(4000);
+    // Each round, a member that has not read for a while closes: its socket buffers are full
+    // and its queue holds messages. The session must answer the Close before anything else: a
+    // queued message written after the peer's Close fails, and the member would see the
+    // connection dropped without an answer.
+    for round in 0..10 {
+        let mut member = raw_peer(server.addr).await;
+        member.write_all(&join).await.unwrap();
+        eventually("joined", || server.app.registry.members("r").len() == 2).await;
+        for seq in 0..1500 {
+            publisher
+                .send_json(&json!({"type":"publish","room":"r","data":[seq, data]}))
+                .await
+                .unwrap();
+            assert_eq!(publisher.recv_json().await.unwrap()["type"], "ack");
+        }
+        member.write_all(&close).await.unwrap();
+        let (answer, _) = raw::read_until_close(&mut member)
+            .await
+            .unwrap_or_else(|error| panic!("round {round}: no answer to the Close: {error}"));
+        assert_eq!(answer.close_code().map(|(code, _)| code), Some(1000), "round {round}");
+        eventually("left", || server.app.registry.members("r").len() == 1).await;
+    }
+}
