@@ -14,6 +14,10 @@ struct Cli {
     server: ServerOptions,
     #[command(flatten)]
     config: ch07_high_concurrency::Config,
+    /// Worker threads of tokio's runtime; 0 runs everything on one thread (tokio's
+    /// current-thread runtime). Default: one per CPU this process may run on.
+    #[arg(long, env = "WS_WORKER_THREADS")]
+    worker_threads: Option<usize>,
 }
 
 #[cfg(feature = "mimalloc")]
@@ -24,9 +28,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Built by hand rather than by `#[tokio::main]`, so that its shape is an option (measured
+    // on chapter 07's page).
+    let mut runtime = match cli.worker_threads {
+        Some(0) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if let Some(threads) = cli.worker_threads.filter(|&threads| threads > 0) {
+        runtime.worker_threads(threads);
+    }
+    runtime.enable_all().build().context("start the runtime")?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let log = shared::logging::init(env!("CARGO_CRATE_NAME"), &cli.server);
 
     // ANCHOR: install_recorder

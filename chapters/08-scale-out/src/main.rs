@@ -14,11 +14,27 @@ struct Cli {
     server: ServerOptions,
     #[command(flatten)]
     config: ch08_scale_out::Config,
+    /// Worker threads of tokio's runtime; 0 runs everything on one thread (tokio's
+    /// current-thread runtime). Default: one per CPU this process may run on.
+    #[arg(long, env = "WS_WORKER_THREADS")]
+    worker_threads: Option<usize>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Built by hand rather than by `#[tokio::main]`, so that its shape is an option (measured
+    // on chapter 07's page).
+    let mut runtime = match cli.worker_threads {
+        Some(0) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if let Some(threads) = cli.worker_threads.filter(|&threads| threads > 0) {
+        runtime.worker_threads(threads);
+    }
+    runtime.enable_all().build().context("start the runtime")?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let log = shared::logging::init(env!("CARGO_CRATE_NAME"), &cli.server);
 
     // ANCHOR: install_recorder

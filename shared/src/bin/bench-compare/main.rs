@@ -2,16 +2,16 @@
 //! written into the book as tables and a chart.
 //!
 //! ```text
-//! cargo run -p shared --release --bin bench-compare            # ~12 minutes: book/src/benchmarks.md
+//! cargo run -p shared --release --bin bench-compare            # ~30 minutes: book/src/benchmarks.md
 //! cargo run -p shared --release --bin bench-compare -- --quick --out /tmp/bench   # ~1 minute
 //! ```
 //!
 //! It builds the servers and `wsload` once, then for every measurement starts a fresh server
 //! pinned to CPU 0, runs `wsload` pinned to CPU 1 against it, and stops the server: echo, idle
 //! memory, room broadcast and connection churn for every row, then chapter 07's tuning steps
-//! (read buffer, listen backlog, 19,000 connections with heartbeats). The page it writes holds
-//! only what this run measured; the raw `wsload` summaries and the server logs stay in
-//! `--work`. Nothing it starts outlives it (see `procs`).
+//! (the read path, listen backlog, 19,000 connections held with heartbeats, the demo page).
+//! The page it writes holds only what this run measured; the raw `wsload` summaries and the
+//! server logs stay in `--work`. Nothing it starts outlives it (see `procs`).
 
 mod chart;
 mod measure;

@@ -524,7 +524,6 @@ pub(crate) struct TuningResults {
 
 pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<TuningResults> {
     let tuning = &plan.tuning;
-    let cap = ["--max-connections".to_owned(), tuning.max_connections.to_string()];
     let heartbeat = ["--heartbeat-interval".to_owned(), duration_arg(tuning.heartbeat)];
     let planned = plan.echo.warmup + plan.echo.duration;
     let repeats = plan.echo.repeats;
@@ -536,10 +535,10 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     for &path in &tuning.read_paths {
         let name =
             format!("{}-{}", path.buffer, if path.on_demand { "on-demand" } else { "straight" });
-        let extra = [&path.args()[..], &heartbeat, &cap].concat();
+        let extra = [&path.args()[..], &heartbeat].concat();
         let id = format!("tuning/read-{name}-idle");
         let held = bench.measure(&id, &CH07, &extra, &idle, tuning.read_buffer_hold).await?;
-        let extra = [&path.args()[..], &cap].concat();
+        let extra = path.args();
         let id = format!("tuning/read-{name}-echo");
         let echoed = bench.measure_median(&id, &CH07, &extra, &echo, planned, repeats).await?;
         let id = format!("tuning/read-{name}-echo-large");
@@ -549,20 +548,20 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     let burst = burst_args(plan);
     let mut backlog = Vec::new();
     for &size in &tuning.backlogs {
-        let extra = [&["--backlog".to_owned(), size.to_string()][..], &cap].concat();
+        let extra = ["--backlog".to_owned(), size.to_string()];
         let id = format!("tuning/backlog-{size}");
         backlog.push((size, bench.measure(&id, &CH07, &extra, &burst, tuning.burst_hold).await?));
     }
-    let extra = [&heartbeat[..], &cap].concat();
+    let extra = heartbeat;
     let many =
         bench.measure("tuning/many", &CH07, &extra, &many_args(plan), tuning.many_hold).await?;
 
     // The same echo load back to back, the second time with demo pages loaded all along.
     let quiet =
-        bench.measure_median("tuning/demo-none", &CH07, &cap, &echo, planned, repeats).await?;
+        bench.measure_median("tuning/demo-none", &CH07, &[], &echo, planned, repeats).await?;
     bench.page_views = Some(tuning.page_views);
     let viewed =
-        bench.measure_median("tuning/demo-viewed", &CH07, &cap, &echo, planned, repeats).await;
+        bench.measure_median("tuning/demo-viewed", &CH07, &[], &echo, planned, repeats).await;
     bench.page_views = None;
     Ok(TuningResults { read_paths, backlog, many, demo: (quiet, viewed?) })
 }

@@ -90,10 +90,11 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
          It builds the servers and `wsload` once, then for every measurement starts a **fresh \
          server pinned to CPU 0** (`taskset -c 0`) and runs **`wsload` pinned to CPU 1**, so \
          the two never share a core, and stops the server afterwards. The servers run as \
-         shipped, at their default log level (output to a file), with two exceptions: chapters \
-         05-07 get `--rate-limit {lim} --rate-burst {lim}`, because these benchmarks measure \
-         the server and not its rate limiter, and chapters 06 and 07 get an `--admin-listen` \
-         port of their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
+         shipped, at their default log level (output to a file), with three exceptions: \
+         chapters 05-07 get `--rate-limit {lim} --rate-burst {lim}` and chapter 07 \
+         `--max-connections {cap}` (above every run's count), because these benchmarks \
+         measure the server and not its limits, and chapters 06 and 07 get an \
+         `--admin-listen` port of their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
          `--no-welcome`, to the others with the JSON envelope, and to the ceiling with \
          `--protocol tcp`: the bytes a WebSocket client would send for the same message (a \
          masked binary frame), echoed back byte for byte by `tcp-echo`.\n\n\
@@ -117,6 +118,7 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
         machine.open_files,
         took.as_secs_f64(),
         lim = "1000000",
+        cap = plan::MAX_CONNECTIONS,
     );
 }
 
@@ -568,9 +570,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         page,
         "## Chapter 07 tuning steps\n\n\
          Chapter 07's options, each measured before and after on the same load, in the same \
-         run, every time on a fresh `ch07-high-concurrency` with \
-         `--max-connections {}` (above every count below) and the rate limit lifted as above.",
-        t.max_connections
+         run, every time on a fresh `ch07-high-concurrency` with its limits lifted as above."
     );
     let (noise, twice) = noise_floor(tuning, echo_rows);
     if let Some((a, b)) = twice {

@@ -32,6 +32,8 @@ pub(crate) struct ServerSpec {
     /// It limits each session's message rate (chapters 05 on): lifted for the benchmarks, which
     /// measure the server, not the limiter's refusals.
     pub(crate) rate_limited: bool,
+    /// It caps its connections (chapter 07 on): lifted above every run's count.
+    pub(crate) capped: bool,
     /// It has an admin listener (chapters 06 on), which gets a port of its own.
     pub(crate) admin: bool,
 }
@@ -44,6 +46,7 @@ pub(crate) const TCP: ServerSpec = ServerSpec {
     welcome: false,
     rooms: false,
     rate_limited: false,
+    capped: false,
     admin: false,
 };
 
@@ -61,6 +64,7 @@ const fn chapter(
         welcome: number >= 3,
         rooms: number >= 3,
         rate_limited: number >= 5,
+        capped: number >= 7,
         admin: number >= 6,
     }
 }
@@ -116,6 +120,10 @@ pub(crate) const SERVERS: [ServerSpec; 8] = [
 /// beyond what a closed loop reaches.
 const NO_RATE_LIMIT: &str = "1000000";
 
+/// `--max-connections` where a chapter caps them (07 on): above every count of every run, and
+/// under the 20,000 files a process may open here.
+pub(crate) const MAX_CONNECTIONS: usize = 19_900;
+
 impl ServerSpec {
     /// The server's command line: where to listen, plus `extra` (tuning flags).
     pub(crate) fn args(
@@ -133,6 +141,9 @@ impl ServerSpec {
             args.extend(
                 ["--rate-limit", NO_RATE_LIMIT, "--rate-burst", NO_RATE_LIMIT].map(String::from),
             );
+        }
+        if self.capped {
+            args.extend(["--max-connections".to_owned(), MAX_CONNECTIONS.to_string()]);
         }
         if let Some(admin) = admin {
             args.extend(["--admin-listen".to_owned(), admin.to_string()]);
@@ -207,8 +218,6 @@ pub(crate) struct Tuning {
     /// Demo-page loads a second on the admin listener during an echo run (chapter 07's page
     /// must cost the WebSocket path nothing measurable).
     pub(crate) page_views: u32,
-    /// `--max-connections` for every tuning run: above any of the counts above.
-    pub(crate) max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -270,7 +279,6 @@ impl Plan {
                 many_connections: 19_000,
                 many_hold: secs(300),
                 page_views: 20,
-                max_connections: 19_900,
             },
             sources: 4,
         }
@@ -305,7 +313,6 @@ impl Plan {
                 many_connections: 300,
                 many_hold: secs(1),
                 page_views: 20,
-                max_connections: 1_000,
             },
             sources: 2,
         }
