@@ -62,9 +62,18 @@ enum Part {
     Tuning,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    // What this program does itself (sampling /proc, loading the demo page) belongs to the
+    // load generator's side: it runs again, pinned to wsload's CPU, never beside the server.
+    if !procs::pinned_to_load_cpu() {
+        return procs::rerun_on_load_cpu();
+    }
+    measure_all(cli)
+}
+
+#[tokio::main]
+async fn measure_all(cli: Cli) -> ExitCode {
     // Ctrl-C (or SIGTERM) drops the whole run: every child process is killed on drop.
     let outcome = tokio::select! {
         outcome = run(cli) => outcome,

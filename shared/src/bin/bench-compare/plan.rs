@@ -278,7 +278,7 @@ impl Plan {
                 burst_hold: secs(5),
                 many_connections: 19_000,
                 many_hold: secs(300),
-                page_views: 20,
+                page_views: 1,
             },
             sources: 4,
         }
@@ -312,7 +312,7 @@ impl Plan {
                 burst_hold: secs(1),
                 many_connections: 300,
                 many_hold: secs(1),
-                page_views: 20,
+                page_views: 1,
             },
             sources: 2,
         }

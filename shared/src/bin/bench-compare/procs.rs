@@ -10,7 +10,7 @@
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
-    process::Stdio,
+    process::{ExitCode, Stdio},
     time::Duration,
 };
 
@@ -26,6 +26,35 @@ use crate::plan::ServerSpec;
 /// The CPU servers run on, and the one wsload runs on.
 const SERVER_CPU: &str = "0";
 const WSLOAD_CPU: &str = "1";
+/// Set in the copy of bench-compare that runs pinned to `WSLOAD_CPU`.
+const ON_LOAD_CPU: &str = "BENCH_COMPARE_ON_LOAD_CPU";
+
+/// This process is the copy that runs on the load generator's CPU.
+pub(crate) fn pinned_to_load_cpu() -> bool {
+    std::env::var_os(ON_LOAD_CPU).is_some()
+}
+
+/// Runs this program again, with the same arguments, pinned to the load generator's CPU, and
+/// exits as it does.
+pub(crate) fn rerun_on_load_cpu() -> ExitCode {
+    let status = std::env::current_exe().and_then(|program| {
+        std::process::Command::new("taskset")
+            .args(["-c", WSLOAD_CPU])
+            .arg(program)
+            .args(std::env::args_os().skip(1))
+            .env(ON_LOAD_CPU, "1")
+            .status()
+    });
+    match status {
+        Ok(status) => {
+            ExitCode::from(status.code().and_then(|code| u8::try_from(code).ok()).unwrap_or(1))
+        }
+        Err(error) => {
+            eprintln!("bench-compare: cannot run pinned with `taskset` (util-linux): {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// How long a server may take to accept its first connection.
 const STARTUP: Duration = Duration::from_secs(15);
