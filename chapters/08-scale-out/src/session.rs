@@ -127,7 +127,7 @@ pub async fn run(socket: Socket, path: &str, authenticated: bool, app: &App) {
     };
     let reason = link.serve().await;
     let counts = std::mem::take(&mut link.counts);
-    drop(link);
+    drop(link); // it borrows the registration, which goes next
 
     // Unregister before saying so: once "session closed" is logged, no one can reach us.
     drop(registration);
