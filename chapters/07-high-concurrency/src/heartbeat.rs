@@ -18,9 +18,10 @@ pub struct Heartbeat {
     ticks: Interval,
     timeout: Duration,
     last_seen: Instant,
-    /// The payload and send time of the newest Ping, to match its Pong and measure the RTT.
-    in_flight: Option<(u64, Instant)>,
-    next_nonce: u64,
+    /// The newest Ping's payload: a counter.
+    nonce: u64,
+    /// When the newest Ping was sent, until its Pong comes back: for the RTT.
+    in_flight: Option<Instant>,
 }
 
 /// What the session must do at a tick.
@@ -39,7 +40,7 @@ impl Heartbeat {
         let mut ticks = tokio::time::interval_at(now + interval, interval);
         // A session busy for a while pings once when it is free again, not in a burst.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Self { ticks, timeout, last_seen: now, in_flight: None, next_nonce: 0 }
+        Self { ticks, timeout, last_seen: now, nonce: 0, in_flight: None }
     }
 
     /// Any frame from the peer proves it is alive.
@@ -54,15 +55,15 @@ impl Heartbeat {
         if now.duration_since(self.last_seen) >= self.timeout {
             return Beat::TimedOut;
         }
-        self.next_nonce += 1;
-        self.in_flight = Some((self.next_nonce, now));
-        Beat::Ping(self.next_nonce.to_be_bytes().to_vec())
+        self.nonce += 1;
+        self.in_flight = Some(now);
+        Beat::Ping(self.nonce.to_be_bytes().to_vec())
     }
 
     /// A Pong arrived: the round-trip time, if it answers our newest Ping.
     pub fn pong(&mut self, payload: &[u8]) -> Option<Duration> {
-        let (nonce, sent) = self.in_flight?;
-        if payload != nonce.to_be_bytes() {
+        let sent = self.in_flight?;
+        if payload != self.nonce.to_be_bytes() {
             return None; // an unsolicited Pong, or the answer to an older Ping
         }
         self.in_flight = None;

@@ -132,8 +132,9 @@ impl Registration {
         self.id
     }
 
-    /// Completes when the registry wants this session gone (it could not keep up).
-    pub fn kicked(&self) -> WaitForCancellationFuture<'_> {
+    /// Completes when the session must stop: the registry kicked it (it could not keep up), or
+    /// the token it registered with was cancelled by its parent (the server's shutdown).
+    pub fn stopped(&self) -> WaitForCancellationFuture<'_> {
         self.kick.cancelled()
     }
 }
@@ -157,9 +158,9 @@ impl Registry {
 
     // ANCHOR: register
     /// Adds a session with a fresh id; it stays registered until the returned guard is dropped.
-    pub fn register(self: &Arc<Self>, outbound: Outbound) -> Registration {
+    /// The registry cancels `kick` to make the session close itself.
+    pub fn register(self: &Arc<Self>, outbound: Outbound, kick: CancellationToken) -> Registration {
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let kick = CancellationToken::new();
         let member = Member { outbound, kick: kick.clone(), rooms: HashSet::new() };
         let mut inner = self.lock();
         inner.sessions.insert(id, member);
@@ -338,7 +339,7 @@ mod tests {
 
     fn session(registry: &Arc<Registry>, capacity: usize) -> (Registration, Inbox) {
         let (tx, rx) = queue(capacity);
-        (registry.register(tx), rx)
+        (registry.register(tx, CancellationToken::new()), rx)
     }
 
     fn message(data: i32) -> ServerMessage {
@@ -445,7 +446,7 @@ mod tests {
         let (tx, _rx) = queue(1);
         let registry2 = Arc::clone(&registry);
         let task = tokio::spawn(async move {
-            let registration = registry2.register(tx);
+            let registration = registry2.register(tx, CancellationToken::new());
             registry2.join(registration.id(), "r").unwrap();
             panic!("handler bug");
         });

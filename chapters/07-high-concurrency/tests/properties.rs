@@ -65,7 +65,7 @@ fn dispatch(text: &str) -> ServerMessage {
     let chain = app::standard_chain(&config);
     let registry = Registry::new();
     let (outbound, _queue) = registry::queue(8);
-    let registration = registry.register(outbound);
+    let registration = registry.register(outbound, Default::default());
     let mut state = SessionState::new(&config);
     chain.dispatch(registration.id(), &registry, &mut state, text)
 }

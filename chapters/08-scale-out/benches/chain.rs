@@ -44,7 +44,7 @@ fn bench_dispatch(c: &mut Criterion) {
     let config = unlimited();
     let registry = Registry::new();
     let (outbound, _queue) = registry::queue(1024);
-    let registration = registry.register(outbound);
+    let registration = registry.register(outbound, Default::default());
     let mut state = SessionState::new(&config);
 
     let mut group = c.benchmark_group("chain/dispatch");

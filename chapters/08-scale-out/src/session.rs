@@ -13,7 +13,7 @@ use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
         self, Message, Utf8Bytes,
-        protocol::{CloseFrame, Role, frame::coding::CloseCode},
+        protocol::{CloseFrame, frame::coding::CloseCode},
     },
 };
 use tracing::{Span, debug, info, warn};
@@ -22,7 +22,7 @@ use crate::{
     app::App,
     heartbeat::{Beat, Heartbeat},
     protocol::{self, ErrorCode, ServerMessage},
-    registry::{self, Inbox, Outgoing, Registration, SessionId},
+    registry::{self, Outgoing, Registration, SessionId},
     socket::Socket,
     state::SessionState,
 };
@@ -102,44 +102,57 @@ fn write_error(error: &tungstenite::Error) -> CloseReason {
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
-pub async fn run(socket: Socket, path: &str, authenticated: bool, app: &App) {
-    let opened = Instant::now();
-    let mut ws =
-        WebSocketStream::from_raw_socket(socket, Role::Server, Some(app.config.websocket())).await;
-    let (outbound, inbox) = registry::queue(app.config.outbound_queue);
-    let registration = app.registry.register(outbound);
-    let session = registration.id();
-    Span::current().record("id", tracing::field::display(session));
-    info!(path, "session upgraded");
+///
+/// Not an `async fn`: an `async fn` moves each argument into a local of its own, and an
+/// argument still in use after an `.await` then has two slots in the future, one of them dead.
+/// For the 352-byte `ws` that would be paid by every idle session; an `async move` block uses
+/// what it captured in place.
+#[allow(clippy::manual_async_fn)] // on purpose, as said
+pub fn run(
+    mut ws: WebSocketStream<Socket>,
+    authenticated: bool,
+    app: &App,
+) -> impl Future<Output = ()> + Send + '_ {
+    async move {
+        let opened = Instant::now();
+        let (outbound, queued) = registry::queue(app.config.outbound_queue);
+        // One token for both reasons to stop, so that an idle session waits on one future,
+        // not two: the registry cancels it to kick the session, and as a child of the server's
+        // shutdown token it is cancelled at shutdown too.
+        let registration = app.registry.register(outbound, app.shutdown.child_token());
+        let session = registration.id();
+        Span::current().record("id", tracing::field::display(session));
+        // The only path an upgrade is accepted on.
+        info!(path = app.config.ws_path, "session upgraded");
 
-    let mut state = SessionState::new(&app.config);
-    state.authenticated |= authenticated;
-    let mut link = Link {
-        ws: &mut ws,
-        queued: inbox.stream(),
-        inbox: &inbox,
-        heartbeat: Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout),
-        state,
-        counts: Counts::default(),
-        session,
-        registration: &registration,
-        app,
-    };
-    let reason = link.serve().await;
-    let counts = std::mem::take(&mut link.counts);
-    drop(link); // it borrows the registration, which goes next
+        let mut state = SessionState::new(&app.config);
+        state.authenticated |= authenticated;
+        let mut link = Link {
+            ws: &mut ws,
+            queued: queued.into_stream(),
+            heartbeat: Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout),
+            state,
+            counts: Counts::default(),
+            session,
+            registration: &registration,
+            app,
+        };
+        let reason = link.serve().await;
+        let counts = std::mem::take(&mut link.counts);
+        drop(link); // it borrows the registration, which goes next
 
-    // Unregister before saying so: once "session closed" is logged, no one can reach us.
-    drop(registration);
-    let lifetime = opened.elapsed();
-    app.metrics.session_closed(reason.as_str(), lifetime);
-    info!(
-        %reason,
-        duration_ms = lifetime.as_millis() as u64,
-        messages_in = counts.received,
-        messages_out = counts.sent,
-        "session closed"
-    );
+        // Unregister before saying so: once "session closed" is logged, no one can reach us.
+        drop(registration);
+        let lifetime = opened.elapsed();
+        app.metrics.session_closed(reason.as_str(), lifetime);
+        info!(
+            %reason,
+            duration_ms = lifetime.as_millis() as u64,
+            messages_in = counts.received,
+            messages_out = counts.sent,
+            "session closed"
+        );
+    }
 }
 // ANCHOR_END: run
 
@@ -150,12 +163,31 @@ struct Counts {
     sent: u64,
 }
 
+/// What the session does next, decided as soon as something happens.
+enum Step {
+    /// Write a frame: a data message or a heartbeat Ping.
+    Write(Message),
+    /// Nothing to write.
+    Wait,
+    /// End the session.
+    End(End),
+}
+
+/// How a session ends, and what it still owes the peer.
+enum End {
+    /// Answer the peer's Close.
+    AnswerClose,
+    /// Send a Close frame with this code and reason.
+    Close(CloseReason, CloseCode, &'static str),
+    /// Send the Close frame the reason calls for, if any (see `stop`).
+    Stop(CloseReason),
+}
+
 /// One live session: its socket, its queue, its heartbeat and its state.
 struct Link<'a> {
     ws: &'a mut WebSocketStream<Socket>,
     /// Waits for what others queue for us (one waker registration, kept across the loop).
-    queued: RecvStream<'a, Outgoing>,
-    inbox: &'a Inbox,
+    queued: RecvStream<'static, Outgoing>,
     heartbeat: Heartbeat,
     state: SessionState,
     counts: Counts,
@@ -169,79 +201,109 @@ impl Link<'_> {
     async fn serve(&mut self) -> CloseReason {
         // In a block of its own, so that the message is not kept in the future's state for the
         // session's whole life.
-        let (kind, frame) = {
+        let welcome = {
             let welcome = ServerMessage::Welcome { session: self.session.to_string() };
-            (welcome.kind(), Utf8Bytes::from(protocol::encode(&welcome)))
+            self.outgoing(welcome.kind(), Utf8Bytes::from(protocol::encode(&welcome)))
         };
-        if let Err(reason) = self.send(kind, frame).await {
+        if let Err(reason) = self.write(welcome).await {
             return self.stop(reason).await;
         }
         loop {
-            let (msg_type, frame) = tokio::select! {
-                received = self.ws.next() => {
-                    self.heartbeat.saw_traffic();
-                    let reply = match received {
-                        Some(Ok(Message::Text(text))) => {
-                            self.counts.received += 1;
-                            self.app.chain.dispatch(self.session, &self.app.registry, &mut self.state, &text)
-                        }
-                        Some(Ok(Message::Binary(bytes))) => self.binary(bytes.len()),
-                        Some(Ok(Message::Pong(payload))) => {
-                            if let Some(rtt) = self.heartbeat.pong(&payload) {
-                                self.app.metrics.heartbeat_rtt(rtt);
-                                debug!(rtt_us = rtt.as_micros() as u64, "heartbeat pong");
-                            }
-                            continue;
-                        }
-                        // The peer's Close: tungstenite has queued the answer. Send it and end
-                        // here: a message queued for us must not go first (a write after the
-                        // peer's Close fails, and the peer would see no answer, only the drop).
-                        Some(Ok(Message::Close(_))) => {
-                            Box::pin(answer_close(self.ws)).await;
-                            return CloseReason::ClientClose;
-                        }
-                        // A Ping is answered by tungstenite while we keep reading.
-                        Some(Ok(_)) => continue,
-                        Some(Err(error)) => {
-                            let (reason, close) = read_error(&error);
-                            if let Some((code, why)) = close {
-                                info!(%error, code = u16::from(code), "closing on a protocol violation");
-                                self.close(code, why).await;
-                            }
-                            return reason;
-                        }
-                        None => return CloseReason::ClientClose,
-                    };
-                    (reply.kind(), Utf8Bytes::from(protocol::encode(&reply)))
-                },
-                // Already encoded by whoever queued it, shared with every other recipient.
-                Some(outgoing) = self.queued.next() => (outgoing.msg_type, outgoing.frame),
-                beat = self.heartbeat.tick() => match beat {
-                    Beat::Ping(payload) => {
-                        debug!("heartbeat sent");
-                        if let Err(error) = self.ws.send(Message::Ping(payload.into())).await {
-                            return write_error(&error);
-                        }
-                        continue;
+            // Wait for something to happen and decide what to do about it, in a block: only
+            // the decision, a frame to write, is kept while it is written (see "What a
+            // connection costs" in the book).
+            let frame = {
+                let step = tokio::select! {
+                    received = self.ws.next() => self.on_frame(received),
+                    // Already encoded by whoever queued it, shared with every other recipient.
+                    Some(queued) = self.queued.next() => {
+                        Step::Write(self.outgoing(queued.msg_type, queued.frame))
                     }
-                    Beat::TimedOut => {
-                        self.app.metrics.heartbeat_timeout();
-                        warn!(timeout_ms = self.app.config.heartbeat_timeout.as_millis() as u64, "heartbeat timeout");
-                        self.close(HEARTBEAT_TIMEOUT, "heartbeat timeout").await;
-                        return CloseReason::HeartbeatTimeout;
-                    }
-                },
-                () = self.registration.kicked() => return self.stop(CloseReason::Kicked).await,
-                () = self.app.shutdown.cancelled() => return Box::pin(self.shut_down()).await,
+                    beat = self.heartbeat.tick() => self.on_beat(beat),
+                    () = self.registration.stopped() => Step::End(End::Stop(self.why_stopped())),
+                };
+                match step {
+                    Step::Write(frame) => frame,
+                    Step::Wait => continue,
+                    Step::End(end) => return self.end(end).await,
+                }
             };
-            if let Err(reason) = self.send(msg_type, frame).await {
+            if let Err(reason) = self.write(frame).await {
                 return self.stop(reason).await;
             }
             if self.state.close.take().is_some() {
                 warn!(strikes = self.state.strikes, "rate limit abuse: closing the session");
-                self.close(CloseCode::Policy, "rate limit exceeded").await;
-                return CloseReason::Policy;
+                let end = End::Close(CloseReason::Policy, CloseCode::Policy, "rate limit exceeded");
+                return self.end(end).await;
             }
+        }
+    }
+
+    /// A frame from the peer (or the end of its stream): a text frame goes through the chain.
+    fn on_frame(&mut self, received: Option<Result<Message, tungstenite::Error>>) -> Step {
+        self.heartbeat.saw_traffic();
+        let reply = match received {
+            Some(Ok(Message::Text(text))) => {
+                self.counts.received += 1;
+                self.app.chain.dispatch(self.session, &self.app.registry, &mut self.state, &text)
+            }
+            Some(Ok(Message::Binary(bytes))) => self.binary(bytes.len()),
+            Some(Ok(Message::Pong(payload))) => {
+                if let Some(rtt) = self.heartbeat.pong(&payload) {
+                    self.app.metrics.heartbeat_rtt(rtt);
+                    debug!(rtt_us = rtt.as_micros() as u64, "heartbeat pong");
+                }
+                return Step::Wait;
+            }
+            Some(Ok(Message::Close(_))) => return Step::End(End::AnswerClose),
+            // A Ping is answered by tungstenite while we keep reading.
+            Some(Ok(_)) => return Step::Wait,
+            Some(Err(error)) => {
+                return match read_error(&error) {
+                    (reason, Some((code, why))) => {
+                        info!(%error, code = u16::from(code), "closing on a protocol violation");
+                        Step::End(End::Close(reason, code, why))
+                    }
+                    (reason, None) => Step::End(End::Stop(reason)),
+                };
+            }
+            None => return Step::End(End::Stop(CloseReason::ClientClose)),
+        };
+        Step::Write(self.outgoing(reply.kind(), Utf8Bytes::from(protocol::encode(&reply))))
+    }
+
+    /// A heartbeat tick: ping the peer, or give up on it.
+    fn on_beat(&mut self, beat: Beat) -> Step {
+        match beat {
+            Beat::Ping(payload) => {
+                debug!("heartbeat sent");
+                Step::Write(Message::Ping(payload.into()))
+            }
+            Beat::TimedOut => {
+                self.app.metrics.heartbeat_timeout();
+                let timeout_ms = self.app.config.heartbeat_timeout.as_millis() as u64;
+                warn!(timeout_ms, "heartbeat timeout");
+                let reason = CloseReason::HeartbeatTimeout;
+                Step::End(End::Close(reason, HEARTBEAT_TIMEOUT, "heartbeat timeout"))
+            }
+        }
+    }
+
+    /// Ends the session, with what it still owes the peer.
+    async fn end(&mut self, end: End) -> CloseReason {
+        match end {
+            // tungstenite has queued the answer to the peer's Close. It goes before anything
+            // else: a data frame written after the peer's Close fails, and the peer would see
+            // no answer, only the drop.
+            End::AnswerClose => {
+                Box::pin(answer_close(self.ws)).await;
+                CloseReason::ClientClose
+            }
+            End::Close(reason, code, why) => {
+                self.close(code, why).await;
+                reason
+            }
+            End::Stop(reason) => self.stop(reason).await,
         }
     }
     // ANCHOR_END: serve_frames
@@ -266,8 +328,9 @@ impl Link<'_> {
     async fn shut_down(&mut self) -> CloseReason {
         let grace = self.app.config.shutdown_grace;
         let drain = async {
-            while let Ok(outgoing) = self.inbox.try_recv() {
-                if self.send(outgoing.msg_type, outgoing.frame).await.is_err() {
+            while let Some(Some(outgoing)) = self.queued.next().now_or_never() {
+                let frame = self.outgoing(outgoing.msg_type, outgoing.frame);
+                if self.write(frame).await.is_err() {
                     return;
                 }
             }
@@ -280,35 +343,62 @@ impl Link<'_> {
     }
     // ANCHOR_END: shut_down
 
-    // ANCHOR: send
-    /// Writes one data message, and counts it. A write waits while the peer's buffers are full;
-    /// it gives up when the registry kicks the session or after the heartbeat timeout, so a
-    /// peer that stopped reading cannot hold the session (and its memory) forever.
-    async fn send(&mut self, msg_type: &'static str, frame: Utf8Bytes) -> Result<(), CloseReason> {
+    // ANCHOR: write
+    /// A data message on its way out, counted.
+    fn outgoing(&mut self, msg_type: &'static str, frame: Utf8Bytes) -> Message {
         self.app.metrics.message_sent(msg_type, frame.len());
         debug!(msg_type, len = frame.len(), "message sent");
         self.counts.sent += 1;
-        let mut write = self.ws.send(Message::Text(frame));
+        Message::Text(frame)
+    }
+
+    /// Writes one frame. A write waits while the peer's buffers are full; it gives up when the
+    /// registry kicks the session or after the heartbeat timeout, so a peer that stopped reading
+    /// cannot hold the session (and its memory) forever.
+    ///
+    /// Not an `async fn`, for the size of every session's future (see `run`): the work is done
+    /// here, and the future returned holds only a write that could not finish at once.
+    fn write(
+        &mut self,
+        frame: Message,
+    ) -> impl Future<Output = Result<(), CloseReason>> + Send + '_ {
+        let stall = self.app.config.heartbeat_timeout;
+        let shutting_down = self.app.shutdown.is_cancelled();
+        let registration = self.registration;
+        let mut write = self.ws.send(frame);
         // Almost every write completes at once. Only one that must wait needs the deadline and
         // the kick, and their state is boxed: inline, it would make every session bigger.
-        match (&mut write).now_or_never() {
-            Some(written) => written.map_err(|error| write_error(&error)),
-            None => {
-                let stall = self.app.config.heartbeat_timeout;
-                Box::pin(finish_write(write, stall, self.registration)).await
+        let written = (&mut write).now_or_never();
+        async move {
+            match written {
+                Some(written) => written.map_err(|error| write_error(&error)),
+                None => Box::pin(finish_write(write, stall, registration, shutting_down)).await,
             }
         }
     }
 
     /// Ends the session for `reason`, with the Close frame that reason calls for.
     async fn stop(&mut self, reason: CloseReason) -> CloseReason {
-        if reason == CloseReason::Kicked {
-            warn!("slow consumer: closing the session");
-            self.close(CloseCode::Again, "slow consumer").await;
+        match reason {
+            CloseReason::Kicked => {
+                warn!("slow consumer: closing the session");
+                self.close(CloseCode::Again, "slow consumer").await;
+            }
+            CloseReason::ServerShutdown => return Box::pin(self.shut_down()).await,
+            _ => {}
         }
         reason
     }
-    // ANCHOR_END: send
+
+    /// The registration's token was cancelled: by the registry, or by the server's shutdown.
+    fn why_stopped(&self) -> CloseReason {
+        if self.app.shutdown.is_cancelled() {
+            CloseReason::ServerShutdown
+        } else {
+            CloseReason::Kicked
+        }
+    }
+    // ANCHOR_END: write
 
     async fn close(&mut self, code: CloseCode, reason: &'static str) {
         // Boxed, like `shut_down`: a future is as large as its largest await point, and every
@@ -319,11 +409,13 @@ impl Link<'_> {
 
 // ANCHOR: finish_write
 /// A write that has to wait for the peer to read: it gives up when the registry kicks the
-/// session, or after `stall`.
+/// session, or after `stall`. Shutting down, the token is cancelled for every session and
+/// means no kick: the drain goes on, bounded by `stall` and the grace period.
 async fn finish_write(
     write: impl Future<Output = Result<(), tungstenite::Error>>,
     stall: Duration,
     registration: &Registration,
+    shutting_down: bool,
 ) -> Result<(), CloseReason> {
     tokio::select! {
         written = tokio::time::timeout(stall, write) => match written {
@@ -334,7 +426,7 @@ async fn finish_write(
                 Err(CloseReason::Kicked)
             }
         },
-        () = registration.kicked() => Err(CloseReason::Kicked),
+        () = registration.stopped(), if !shutting_down => Err(CloseReason::Kicked),
     }
 }
 // ANCHOR_END: finish_write
