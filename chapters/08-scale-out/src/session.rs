@@ -464,3 +464,71 @@ async fn close(ws: &mut WebSocketStream<Socket>, code: CloseCode, reason: &'stat
     }
 }
 // ANCHOR_END: close
+
+#[cfg(test)]
+mod tests {
+    use std::future::pending;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::registry::Registry;
+
+    const STALL: Duration = Duration::from_secs(45);
+
+    fn registered(token: &CancellationToken) -> Registration {
+        let (outbound, _queued) = registry::queue(1);
+        Registry::new().register(outbound, token.clone())
+    }
+
+    /// A write that can never finish: the peer stopped reading and its buffers are full.
+    fn stuck() -> impl Future<Output = Result<(), tungstenite::Error>> {
+        pending()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_peer_never_takes_gives_up_after_the_stall_deadline() {
+        let token = CancellationToken::new();
+        let registration = registered(&token);
+        let started = Instant::now();
+        assert_eq!(
+            finish_write(stuck(), STALL, &registration, false).await,
+            Err(CloseReason::Kicked)
+        );
+        assert_eq!(started.elapsed(), STALL);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kick_ends_a_waiting_write_at_once() {
+        let token = CancellationToken::new();
+        let registration = registered(&token);
+        let kick = tokio::spawn({
+            let token = token.clone();
+            async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                token.cancel();
+            }
+        });
+        let started = Instant::now();
+        assert_eq!(
+            finish_write(stuck(), STALL, &registration, false).await,
+            Err(CloseReason::Kicked)
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        kick.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutting_down_the_cancelled_token_does_not_cut_the_drain_short() {
+        let token = CancellationToken::new();
+        let registration = registered(&token);
+        token.cancel(); // what the server's shutdown does to every session's token
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Ok(())
+        };
+        let started = Instant::now();
+        assert_eq!(finish_write(slow, STALL, &registration, true).await, Ok(()));
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+}
