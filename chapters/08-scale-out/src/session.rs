@@ -362,9 +362,7 @@ impl Link<'_> {
         &mut self,
         frame: Message,
     ) -> impl Future<Output = Result<(), CloseReason>> + Send + '_ {
-        let stall = self.app.config.heartbeat_timeout;
-        let shutting_down = self.app.shutdown.is_cancelled();
-        let registration = self.registration;
+        let (app, registration) = (self.app, self.registration);
         let mut write = self.ws.send(frame);
         // Almost every write completes at once. Only one that must wait needs the deadline and
         // the kick, and their state is boxed: inline, it would make every session bigger.
@@ -372,7 +370,12 @@ impl Link<'_> {
         async move {
             match written {
                 Some(written) => written.map_err(|error| write_error(&error)),
-                None => Box::pin(finish_write(write, stall, registration, shutting_down)).await,
+                None => {
+                    // Asked only here: `is_cancelled` takes the token's lock.
+                    let (stall, shutting_down) =
+                        (app.config.heartbeat_timeout, app.shutdown.is_cancelled());
+                    Box::pin(finish_write(write, stall, registration, shutting_down)).await
+                }
             }
         }
     }
