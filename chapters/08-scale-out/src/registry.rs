@@ -22,7 +22,7 @@ use std::{
 use flume::TrySendError;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::{config::SlowConsumer, metrics::Metrics};
 
@@ -81,6 +81,8 @@ struct Member {
     kick: CancellationToken,
     /// The rooms this session joined, so that unregistering does not scan every room.
     rooms: HashSet<String>,
+    /// Messages dropped since its queue overflowed, until it is half empty again.
+    dropped: u64,
 }
 // ANCHOR_END: types
 
@@ -189,7 +191,7 @@ impl Registry {
     pub fn register(self: &Arc<Self>, outbound: Outbound, kick: CancellationToken) -> Registration {
         let local = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let id = SessionId((u64::from(self.node) << NODE_SHIFT) | local);
-        let member = Member { outbound, kick: kick.clone(), rooms: HashSet::new() };
+        let member = Member { outbound, kick: kick.clone(), rooms: HashSet::new(), dropped: 0 };
         let mut inner = self.lock();
         inner.sessions.insert(id, member);
         inner.record_population(&self.metrics);
@@ -251,12 +253,15 @@ impl Registry {
         room: &str,
         frame: &Outgoing,
     ) -> Result<Delivery, RegistryError> {
-        let inner = self.lock();
-        let members = inner.rooms.get(room).filter(|members| members.contains(&from));
+        let mut inner = self.lock();
+        let Inner { sessions, rooms } = &mut *inner;
+        let members = rooms.get(room).filter(|members| members.contains(&from));
         let members = members.ok_or(RegistryError::NotInRoom)?;
         let mut delivery = Delivery::default();
-        for &id in members.iter().filter(|&&id| id != from) {
-            inner.enqueue(self.policy, &self.metrics, id, frame, &mut delivery);
+        for id in members.iter().filter(|&&id| id != from) {
+            if let Some(member) = sessions.get_mut(id) {
+                member.enqueue(*id, frame, self.policy, &self.metrics, &mut delivery);
+            }
         }
         Ok(delivery)
     }
@@ -266,22 +271,23 @@ impl Registry {
     /// A message published on another node: every local member of the room gets it (the
     /// sender is not here). Nobody here in the room: nothing to do.
     pub fn deliver_to_room(&self, room: &str, frame: &Outgoing) -> Delivery {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        let Inner { sessions, rooms } = &mut *inner;
         let mut delivery = Delivery::default();
-        for &id in inner.rooms.get(room).into_iter().flatten() {
-            inner.enqueue(self.policy, &self.metrics, id, frame, &mut delivery);
+        for id in rooms.get(room).into_iter().flatten() {
+            if let Some(member) = sessions.get_mut(id) {
+                member.enqueue(*id, frame, self.policy, &self.metrics, &mut delivery);
+            }
         }
         delivery
     }
 
     /// A direct message from another node to a session of this one.
     pub fn deliver_to(&self, to: SessionId, frame: &Outgoing) -> Result<Delivery, RegistryError> {
-        let inner = self.lock();
-        if !inner.sessions.contains_key(&to) {
-            return Err(RegistryError::NoSuchSession);
-        }
+        let mut inner = self.lock();
+        let member = inner.sessions.get_mut(&to).ok_or(RegistryError::NoSuchSession)?;
         let mut delivery = Delivery::default();
-        inner.enqueue(self.policy, &self.metrics, to, frame, &mut delivery);
+        member.enqueue(to, frame, self.policy, &self.metrics, &mut delivery);
         Ok(delivery)
     }
     // ANCHOR_END: deliver
@@ -293,22 +299,20 @@ impl Registry {
         message: &ServerMessage,
     ) -> Result<Delivery, RegistryError> {
         let frame = Outgoing::encode(message);
-        let inner = self.lock();
-        if !inner.sessions.contains_key(&to) {
-            return Err(RegistryError::NoSuchSession);
-        }
+        let mut inner = self.lock();
+        let member = inner.sessions.get_mut(&to).ok_or(RegistryError::NoSuchSession)?;
         let mut delivery = Delivery::default();
-        inner.enqueue(self.policy, &self.metrics, to, &frame, &mut delivery);
+        member.enqueue(to, &frame, self.policy, &self.metrics, &mut delivery);
         Ok(delivery)
     }
 
     /// Sends `message` to every session.
     pub fn broadcast(&self, message: &ServerMessage) -> Delivery {
         let frame = Outgoing::encode(message);
-        let inner = self.lock();
+        let mut inner = self.lock();
         let mut delivery = Delivery::default();
-        for &id in inner.sessions.keys() {
-            inner.enqueue(self.policy, &self.metrics, id, &frame, &mut delivery);
+        for (&id, member) in &mut inner.sessions {
+            member.enqueue(id, &frame, self.policy, &self.metrics, &mut delivery);
         }
         delivery
     }
@@ -355,34 +359,44 @@ impl Inner {
             }
         }
     }
+}
 
+impl Member {
     // ANCHOR: enqueue
-    /// Queues a frame for one session without ever waiting: a full queue means a slow consumer,
+    /// Queues a frame for this session without ever waiting: a full queue means a slow consumer,
     /// and its message is dropped rather than holding up everyone else.
+    ///
+    /// An overflow is logged when it begins and when the queue is half empty again, with the
+    /// count of what was dropped in between; every drop is counted in the metrics. One line per
+    /// drop would flood the log exactly when the server is busiest: a slow member of a busy
+    /// room, hovering at the bound, drops every other message.
     fn enqueue(
-        &self,
+        &mut self,
+        id: SessionId,
+        frame: &Outgoing,
         policy: SlowConsumer,
         metrics: &Metrics,
-        to: SessionId,
-        frame: &Outgoing,
         delivery: &mut Delivery,
     ) {
-        let Some(member) = self.sessions.get(&to) else {
-            return;
-        };
-        match member.outbound.try_send(frame.clone()) {
-            Ok(()) => delivery.delivered += 1,
+        match self.outbound.try_send(frame.clone()) {
+            Ok(()) => {
+                delivery.delivered += 1;
+                let half_empty = self.outbound.len() * 2 <= self.outbound.capacity().unwrap_or(0);
+                if self.dropped > 0 && half_empty {
+                    info!(session = %id, dropped = self.dropped, "outbound queue caught up");
+                    self.dropped = 0;
+                }
+            }
             Err(TrySendError::Full(_)) => {
                 delivery.dropped += 1;
                 metrics.queue_dropped();
-                // Under the close policy the first overflow kicks the session; what is dropped
-                // until it is gone is counted, not logged again.
-                if policy == SlowConsumer::Close && member.kick.is_cancelled() {
-                    return;
-                }
-                warn!(session = %to, msg_type = frame.msg_type, ?policy, "outbound queue overflow: message dropped");
-                if policy == SlowConsumer::Close {
-                    member.kick.cancel();
+                self.dropped += 1;
+                if self.dropped == 1 {
+                    warn!(session = %id, msg_type = frame.msg_type, ?policy, "outbound queue overflow: dropping messages");
+                    // Under the close policy the first drop kicks the session.
+                    if policy == SlowConsumer::Close {
+                        self.kick.cancel();
+                    }
                 }
             }
             // The session is ending; its registration is about to be dropped.
@@ -479,17 +493,37 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_drops_instead_of_blocking() {
+    fn a_full_queue_drops_instead_of_blocking_and_logs_the_overflow_once() {
+        let (_guard, logs) = shared::capture::capture("info");
+        let overflows = || logs.lines_with(&["WARN", "outbound queue overflow"]).len();
+        let caught_up = || logs.lines_with(&["INFO", "outbound queue caught up"]);
         let registry = Registry::new();
         let (a, _ra) = session(&registry, 1);
-        let (slow, _rslow) = session(&registry, 1);
+        let (slow, rslow) = session(&registry, 4);
         registry.join(a.id(), "r").unwrap();
         registry.join(slow.id(), "r").unwrap();
-        assert_eq!(registry.publish(a.id(), "r", &message(1)).unwrap().delivered, 1);
-        assert_eq!(
-            registry.publish(a.id(), "r", &message(2)).unwrap(),
-            Delivery { delivered: 0, dropped: 1 }
-        );
+        let publish = |n| registry.publish(a.id(), "r", &message(n)).unwrap();
+
+        let deliveries: Vec<_> = (0..10).map(publish).collect();
+        assert_eq!(deliveries.iter().map(|d| d.delivered).sum::<usize>(), 4);
+        assert_eq!(deliveries.iter().map(|d| d.dropped).sum::<usize>(), 6);
+        assert_eq!(overflows(), 1, "one line for six drops:\n{}", logs.contents());
+
+        // Hovering at the bound: one out, one in, one dropped. Still the same overflow.
+        rslow.try_recv().unwrap();
+        assert_eq!(publish(10).delivered, 1);
+        assert_eq!(publish(11).dropped, 1);
+        assert_eq!((overflows(), caught_up().len()), (1, 0), "{}", logs.contents());
+
+        // Read up: the next message that fits ends the overflow, with what it cost.
+        rslow.drain().for_each(drop);
+        assert_eq!(publish(12).delivered, 1);
+        assert_eq!(caught_up().len(), 1, "{}", logs.contents());
+        assert!(caught_up()[0].contains("dropped=7"), "{}", caught_up()[0]);
+        (13..17).for_each(|n| {
+            publish(n);
+        });
+        assert_eq!(overflows(), 2, "a new overflow is logged again:\n{}", logs.contents());
     }
 
     #[test]
