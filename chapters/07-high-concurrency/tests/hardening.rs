@@ -414,3 +414,65 @@ async fn a_client_that_closes_during_a_fan_out_gets_the_answer_to_its_close() {
         eventually("left", || server.app.registry.members("r").len() == 1).await;
     }
 }
+
+/// Out of file descriptors, `accept` fails with `EMFILE` until one is freed. The accept loop
+/// must back off (10 ms, doubling, up to a second) instead of spinning on the listener, and
+/// serve again once descriptors are free. The server runs as a process of its own, with a
+/// limit of 64 open files set by the shell, so that this test process keeps its own limit.
+#[tokio::test]
+async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut server = tokio::process::Command::new("sh")
+        .args(["-c", r#"ulimit -n 64 && exec "$0" "$@""#])
+        .arg(env!("CARGO_BIN_EXE_ch07-high-concurrency"))
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        // Long enough that no connection is closed for its silence during the test.
+        .args(["--handshake-timeout", "60s"])
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server");
+    let mut log = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut next_line = async || {
+        let line = tokio::time::timeout(Duration::from_secs(10), log.next_line()).await;
+        line.expect("a log line within 10 s").unwrap().expect("the server is running")
+    };
+    let addr: SocketAddr = loop {
+        let line = next_line().await;
+        if line.contains("listening on") {
+            break line.rsplit("addr=").next().unwrap().parse().unwrap();
+        }
+    };
+
+    // More connections than descriptors: the first ~50 are accepted and wait for their
+    // upgrade request; the others wait in the accept queue.
+    let mut silent = Vec::new();
+    for _ in 0..80 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let mut backoffs = Vec::new();
+    while backoffs.len() < 8 {
+        let line = next_line().await;
+        if line.contains("accept failed") {
+            assert!(line.contains("Too many open files"), "{line}");
+            let backoff = line.rsplit("backoff_ms=").next().unwrap().parse::<u64>().unwrap();
+            backoffs.push(backoff);
+        }
+    }
+    assert_eq!(backoffs, [10, 20, 40, 80, 160, 320, 640, 1000], "one line per back-off step");
+
+    // Descriptors free again: a new client is served.
+    drop(silent);
+    let welcome = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut client = TestClient::connect(addr).await.unwrap();
+        client.recv_json().await.unwrap()
+    })
+    .await
+    .expect("served within 10 s of the descriptors coming back");
+    assert_eq!(welcome["type"], "welcome");
+    assert!(server.try_wait().unwrap().is_none(), "the server is still running");
+}
