@@ -6,6 +6,9 @@
 //! every message; the check happens at the next tick. So a peer that falls silent is dropped
 //! between `timeout` and `timeout + interval` after the last sign of life.
 //!
+//! Sessions that connect together, as every client does when a server restarts, would ping
+//! together forever: [`Heartbeat::spread`] gives each its own phase in the interval.
+//!
 //! Pure logic over tokio's clock: tested on a paused clock without any socket.
 
 use std::time::Duration;
@@ -34,10 +37,27 @@ pub enum Beat {
 }
 
 impl Heartbeat {
+    /// The first tick one interval from now, then one every interval.
     pub fn new(interval: Duration, timeout: Duration) -> Self {
+        Self::first_tick_in(interval, interval, timeout)
+    }
+
+    // ANCHOR: spread
+    /// The heartbeat of session number `n`: its first tick comes after between half an interval
+    /// and one, at a point picked by `n`, so that sessions that connected in the same second
+    /// tick spread over half of every interval instead of in one burst.
+    ///
+    /// `n` times 2^64 / φ, modulo 2^64 (Fibonacci hashing): consecutive numbers land far
+    /// apart, and any run of them falls evenly over the whole range.
+    pub fn spread(n: u64, interval: Duration, timeout: Duration) -> Self {
+        let phase = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) as f64 / 2f64.powi(64); // in [0, 1)
+        Self::first_tick_in(interval.mul_f64(1.0 - phase / 2.0), interval, timeout)
+    }
+    // ANCHOR_END: spread
+
+    fn first_tick_in(first: Duration, interval: Duration, timeout: Duration) -> Self {
         let now = Instant::now();
-        // The first tick is one interval from now, not immediately.
-        let mut ticks = tokio::time::interval_at(now + interval, interval);
+        let mut ticks = tokio::time::interval_at(now + first, interval);
         // A session busy for a while pings once when it is free again, not in a burst.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Self { ticks, timeout, last_seen: now, nonce: 0, in_flight: None }
@@ -101,6 +121,29 @@ mod tests {
         while let Beat::Ping(_) = heartbeat.tick().await {}
         let dead_after = start.elapsed();
         assert!(dead_after >= TIMEOUT && dead_after <= TIMEOUT + INTERVAL, "{dead_after:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spread_heartbeats_tick_over_half_of_every_interval() {
+        // 1000 sessions that connect at the same instant.
+        let start = Instant::now();
+        let mut heartbeats: Vec<_> =
+            (1..=1000).map(|n| Heartbeat::spread(n, INTERVAL, TIMEOUT)).collect();
+        let mut tenths = [0; 10];
+        for (n, heartbeat) in heartbeats.iter_mut().enumerate() {
+            // `tick` returns when the tick was due, even if the clock has passed it.
+            let first = heartbeat.ticks.tick().await - start;
+            assert!(first > INTERVAL / 2 && first <= INTERVAL, "session {}: {first:?}", n + 1);
+            let tenth = (first - INTERVAL / 2).as_secs_f64() / (INTERVAL / 20).as_secs_f64();
+            tenths[(tenth as usize).min(9)] += 1;
+        }
+        // Their first ticks fill the half interval evenly: about 100 in every tenth of it.
+        assert!(tenths.iter().all(|&count| (90..=110).contains(&count)), "{tenths:?}");
+
+        // After the first tick, one every interval: the phase stays.
+        let mut heartbeat = Heartbeat::spread(7, INTERVAL, TIMEOUT);
+        let first = heartbeat.ticks.tick().await;
+        assert_eq!(heartbeat.ticks.tick().await - first, INTERVAL);
     }
 
     #[tokio::test(start_paused = true)]

@@ -130,7 +130,11 @@ pub fn run(
         let mut link = Link {
             ws: &mut ws,
             queued: queued.into_stream(),
-            heartbeat: Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout),
+            heartbeat: Heartbeat::spread(
+                session.get(),
+                app.config.heartbeat_interval,
+                app.config.heartbeat_timeout,
+            ),
             state,
             counts: Counts::default(),
             session,
