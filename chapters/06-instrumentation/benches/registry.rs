@@ -13,7 +13,10 @@
 
 use std::{
     hint::black_box,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -32,7 +35,7 @@ use tokio::sync::mpsc;
 const BATCH: u64 = 64;
 
 /// A room of `members` sessions; the first one publishes.
-fn room(registry: &std::sync::Arc<Registry>, members: usize) -> (Vec<Registration>, Vec<Inbox>) {
+fn room(registry: &Arc<Registry>, members: usize) -> (Vec<Registration>, Vec<Inbox>) {
     (0..members)
         .map(|_| {
             let (outbound, inbox) = queue();
