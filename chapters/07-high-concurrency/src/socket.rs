@@ -44,16 +44,22 @@ impl Socket {
         Self { stream, pending: Bytes::new(), on_demand }
     }
 
-    /// One read system call into the scratch buffer: what fits goes to `buf`, the rest is kept.
-    fn read_burst(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+    /// One read system call into the scratch buffer, once the stream is readable: what fits
+    /// goes to `buf`, the rest is kept.
+    fn poll_burst(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         SCRATCH.with_borrow_mut(|scratch| {
-            let read = self.stream.try_read(scratch)?;
-            let now = read.min(buf.remaining());
-            buf.put_slice(&scratch[..now]);
-            if now < read {
-                self.pending = Bytes::copy_from_slice(&scratch[now..read]);
+            // The stream's own `poll_read`, not `try_read`: when a read comes back short, it
+            // knows the socket is drained and waits for epoll, instead of making one more
+            // system call next time only to hear "would block".
+            let mut burst = ReadBuf::new(scratch);
+            ready!(Pin::new(&mut self.stream).poll_read(cx, &mut burst))?;
+            let read = burst.filled();
+            let now = read.len().min(buf.remaining());
+            buf.put_slice(&read[..now]);
+            if now < read.len() {
+                self.pending = Bytes::copy_from_slice(&read[now..]);
             }
-            Ok(())
+            Poll::Ready(Ok(()))
         })
     }
 }
@@ -69,14 +75,8 @@ impl AsyncRead for Socket {
             return Pin::new(&mut this.stream).poll_read(cx, buf);
         }
         if this.pending.is_empty() {
-            // Wait for readiness first: a connection with nothing to read holds no buffer.
-            loop {
-                ready!(this.stream.poll_read_ready(cx))?;
-                match this.read_burst(buf) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                    done => return Poll::Ready(done),
-                }
-            }
+            // A connection with nothing to read waits here holding no buffer.
+            return this.poll_burst(cx, buf);
         }
         let now = this.pending.len().min(buf.remaining());
         buf.put_slice(&this.pending[..now]);
