@@ -30,6 +30,10 @@ use super::{
 
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
+/// Bytes one read from the socket may take: tungstenite's read buffer here, and what the `tcp`
+/// connections read into too, so both make the same system calls for the same replies.
+pub(crate) const READ_BUFFER: usize = 4096;
+
 /// How long our half of the closing handshake may take.
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -107,7 +111,7 @@ impl Target {
         let config = WebSocketConfig::default()
             // Read buffers are allocated eagerly: 4 KiB instead of the default 128 KiB keeps
             // 20,000 clients at tens of MiB rather than 2.5 GiB.
-            .read_buffer_size(4096)
+            .read_buffer_size(READ_BUFFER)
             // Write each message straight through: a load generator wants no batching of its
             // own between the send it times and the socket.
             .write_buffer_size(0);

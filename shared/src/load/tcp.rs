@@ -13,6 +13,7 @@
 //! `--size`-byte messages (`wire::tcp_publish`), and the publisher hears nothing.
 
 use std::{
+    io,
     sync::{Arc, atomic::Ordering},
     time::Duration,
 };
@@ -25,16 +26,12 @@ use tokio::{
 
 use super::{
     broadcast::{Deliveries, Published, Schedule},
-    conn::{CLOSE_TIMEOUT, Target},
+    conn::{CLOSE_TIMEOUT, READ_BUFFER, Target},
     failure::Failure,
     lifecycle::dropped,
     run::{Phase, Run, bump},
     wire::{self, Wire},
 };
-
-/// Bytes a member reads at once (at least one message): the read buffer a WebSocket client of
-/// wsload has too.
-const MEMBER_READ_BUFFER: usize = 4096;
 
 /// Waits until the run reaches `until`, watching for the server closing (a drop) or sending
 /// bytes nobody asked for (an error). Returns false when the connection ended first.
@@ -56,7 +53,7 @@ async fn read_until(
     let mut phase = run.phase();
     // Always room for the rest of a message (`filled < len` between reads), so a read never
     // gets an empty buffer, whose `Ok(0)` would look like the end of the stream.
-    let mut buffer = vec![0u8; len.map_or(512, |len| len.max(MEMBER_READ_BUFFER))];
+    let mut buffer = vec![0u8; len.map_or(512, |len| len.max(READ_BUFFER))];
     let mut filled = 0;
     loop {
         tokio::select! {
@@ -151,7 +148,11 @@ async fn closed_loop(
     stream: &mut TcpStream,
 ) -> bool {
     let phase = run.phase();
-    let (mut request, mut reply) = (Vec::new(), Vec::new());
+    let mut request = Vec::new();
+    // Read as the WebSocket client reads, into a buffer larger than the reply rather than
+    // exactly the reply's length: a read that fills its buffer tells tokio nothing, so the next
+    // read would first make one more system call only to hear "would block".
+    let mut reply = vec![0u8; READ_BUFFER];
     let mut seq = 0;
     while *phase.borrow() < Phase::Drain {
         // Timed from before the encoding, as the WebSocket client's send is.
@@ -162,9 +163,13 @@ async fn closed_loop(
             return false;
         }
         bump(&run.counters.sent);
-        reply.resize(request.len(), 0);
-        match timeout_at(sent_at + reply_timeout, stream.read_exact(&mut reply)).await {
-            Ok(Ok(_)) => {}
+        if reply.len() < request.len() {
+            reply.resize(request.len(), 0);
+        }
+        let read =
+            timeout_at(sent_at + reply_timeout, read_reply(stream, &mut reply, request.len()));
+        let filled = match read.await {
+            Ok(Ok(filled)) => filled,
             Ok(Err(error)) => {
                 dropped(run, Failure::io("reply", &error));
                 return false;
@@ -177,8 +182,8 @@ async fn closed_loop(
                 ));
                 return true;
             }
-        }
-        if reply != request {
+        };
+        if reply[..filled] != request[..] {
             run.record(Failure::new(
                 "reply:unexpected",
                 format!("the echo of message {seq} is not the bytes sent"),
@@ -192,6 +197,19 @@ async fn closed_loop(
         seq += 1;
     }
     true
+}
+
+/// Reads until at least `len` bytes are in `buffer`; returns how many there are (more than
+/// `len` only if the server sent what nobody asked for, which the caller's check catches).
+async fn read_reply(stream: &mut TcpStream, buffer: &mut [u8], len: usize) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < len {
+        match stream.read(&mut buffer[filled..]).await? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            read => filled += read,
+        }
+    }
+    Ok(filled)
 }
 
 /// `broadcast`: one member, timing every `len`-byte message until the run closes, then close.
