@@ -69,6 +69,10 @@ impl Outcome {
         self.disturbance().is_some_and(|d| d > DISTURBED)
     }
 
+    pub(crate) fn quiet(&self) -> bool {
+        !self.disturbed()
+    }
+
     /// Busy cores nobody of ours used during the window. Interrupts and softirqs are left
     /// out: they are mostly the run's own loopback packets, which the kernel bills to no one.
     fn disturbance(&self) -> Option<f64> {
@@ -214,40 +218,31 @@ impl Bench {
         Ok(outcome)
     }
 
-    /// `measure` until `repeats` runs were undisturbed, or `2 × repeats` runs were made (as
-    /// `id#1`, `id#2`, ...); returns the run with the median echo rate among the undisturbed
-    /// ones (among all, if none was), carrying their rates.
-    async fn measure_median(
+    /// Measures every variant `repeats` times and returns the median run of each (see
+    /// [`median`]). In rounds, every variant once a round, rather than all the runs of one and
+    /// then the next: this virtual machine's speed drifts over the minutes a table takes, and in
+    /// rounds the drift falls on every variant alike instead of on the ones measured last, so
+    /// the variants compare. A variant whose run another program disturbed gets one more in a
+    /// later round, up to `2 × repeats` runs in all. Runs are named `id#round`.
+    async fn in_rounds(
         &mut self,
-        id: &str,
-        server: &ServerSpec,
-        server_extra: &[String],
-        args: &[String],
+        variants: &[Variant<'_>],
         planned: Duration,
         repeats: usize,
-    ) -> anyhow::Result<Outcome> {
-        if repeats <= 1 {
-            return self.measure(id, server, server_extra, args, planned).await;
-        }
-        let quiet = |outcome: &Outcome| outcome.disturbance().is_none_or(|d| d <= DISTURBED);
-        let mut runs = Vec::with_capacity(repeats);
-        for run in 1..=2 * repeats {
-            if runs.iter().filter(|outcome| quiet(outcome)).count() >= repeats {
-                break;
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let repeats = repeats.max(1);
+        let mut runs: Vec<Vec<Outcome>> = variants.iter().map(|_| Vec::new()).collect();
+        for round in 1..=2 * repeats {
+            for (variant, runs) in variants.iter().zip(&mut runs) {
+                if quiet_runs(runs) >= repeats {
+                    continue;
+                }
+                let id = format!("{}#{round}", variant.id);
+                let Variant { server, extra, args, .. } = variant;
+                runs.push(self.measure(&id, server, extra, args, planned).await?);
             }
-            let id = format!("{id}#{run}");
-            runs.push(self.measure(&id, server, server_extra, args, planned).await?);
         }
-        if runs.iter().any(quiet) {
-            runs.retain(quiet);
-        }
-        let repeats = runs.len();
-        let rate = |outcome: &Outcome| outcome.f64("/messages/per_sec").unwrap_or(0.0);
-        runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
-        let rates = runs.iter().map(rate).collect();
-        let mut median = runs.swap_remove(repeats / 2);
-        median.rates = rates;
-        Ok(median)
+        Ok(runs.into_iter().map(median).collect())
     }
 
     /// Waits until other programs leave the CPUs alone (or `QUIET_WAIT` has passed).
@@ -430,17 +425,51 @@ pub(crate) fn many_args(plan: &Plan) -> Vec<String> {
     args
 }
 
+/// One of the things a repeated measurement compares: what `Bench::measure` takes.
+struct Variant<'a> {
+    id: String,
+    server: &'a ServerSpec,
+    extra: Vec<String>,
+    args: &'a [String],
+}
+
 pub(crate) async fn echo(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let args = echo_args(plan);
     let planned = plan.echo.warmup + plan.echo.duration;
-    let mut rows = Vec::new();
-    for server in SERVERS {
-        let id = format!("echo/{}", server.key);
-        let outcome =
-            bench.measure_median(&id, &server, &[], &args, planned, plan.echo.repeats).await?;
-        rows.push(Row { server, outcome: Some(outcome) });
+    let variants: Vec<Variant<'_>> = SERVERS
+        .iter()
+        .map(|server| Variant {
+            id: format!("echo/{}", server.key),
+            server,
+            extra: Vec::new(),
+            args: &args,
+        })
+        .collect();
+    let outcomes = bench.in_rounds(&variants, planned, plan.echo.repeats).await?;
+    Ok(SERVERS
+        .into_iter()
+        .zip(outcomes)
+        .map(|(server, outcome)| Row { server, outcome: Some(outcome) })
+        .collect())
+}
+
+/// The runs another program did not disturb.
+fn quiet_runs(runs: &[Outcome]) -> usize {
+    runs.iter().filter(|outcome| outcome.quiet()).count()
+}
+
+/// The run with the median echo rate among the undisturbed ones (among all, if none was),
+/// carrying every one of their rates. `runs` is not empty.
+fn median(mut runs: Vec<Outcome>) -> Outcome {
+    if runs.iter().any(Outcome::quiet) {
+        runs.retain(Outcome::quiet);
     }
-    Ok(rows)
+    let rate = |outcome: &Outcome| outcome.f64("/messages/per_sec").unwrap_or(0.0);
+    runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    let rates = runs.iter().map(rate).collect();
+    let mut median = runs.swap_remove(runs.len() / 2);
+    median.rates = rates;
+    median
 }
 
 pub(crate) async fn idle(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<Row>> {
@@ -528,23 +557,33 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     let planned = plan.echo.warmup + plan.echo.duration;
     let repeats = plan.echo.repeats;
 
-    let mut read_paths = Vec::new();
     let idle = idle_args(plan, tuning.read_buffer_connections, tuning.read_buffer_hold);
+    let mut held = Vec::new();
+    for &path in &tuning.read_paths {
+        let extra = [&path.args()[..], &heartbeat].concat();
+        let id = format!("tuning/read-{}-idle", path.name());
+        held.push(bench.measure(&id, &CH07, &extra, &idle, tuning.read_buffer_hold).await?);
+    }
     let echo = echo_args(plan);
     let large = large_echo_args(plan);
-    for &path in &tuning.read_paths {
-        let name =
-            format!("{}-{}", path.buffer, if path.on_demand { "on-demand" } else { "straight" });
-        let extra = [&path.args()[..], &heartbeat].concat();
-        let id = format!("tuning/read-{name}-idle");
-        let held = bench.measure(&id, &CH07, &extra, &idle, tuning.read_buffer_hold).await?;
-        let extra = path.args();
-        let id = format!("tuning/read-{name}-echo");
-        let echoed = bench.measure_median(&id, &CH07, &extra, &echo, planned, repeats).await?;
-        let id = format!("tuning/read-{name}-echo-large");
-        let large = bench.measure_median(&id, &CH07, &extra, &large, planned, repeats).await?;
-        read_paths.push(ReadPathRun { path, idle: held, echo: echoed, large });
-    }
+    let variants = |load: &'static str, args| -> Vec<Variant<'_>> {
+        tuning
+            .read_paths
+            .iter()
+            .map(|path| Variant {
+                id: format!("tuning/read-{}-{load}", path.name()),
+                server: &CH07,
+                extra: path.args(),
+                args,
+            })
+            .collect()
+    };
+    let echoed = bench.in_rounds(&variants("echo", &echo), planned, repeats).await?;
+    let large = bench.in_rounds(&variants("echo-large", &large), planned, repeats).await?;
+    let read_paths = (tuning.read_paths.iter().zip(held))
+        .zip(echoed.into_iter().zip(large))
+        .map(|((&path, idle), (echo, large))| ReadPathRun { path, idle, echo, large })
+        .collect();
     let burst = burst_args(plan);
     let mut backlog = Vec::new();
     for &size in &tuning.backlogs {
@@ -557,11 +596,12 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
         bench.measure("tuning/many", &CH07, &extra, &many_args(plan), tuning.many_hold).await?;
 
     // The same echo load back to back, the second time with demo pages loaded all along.
-    let quiet =
-        bench.measure_median("tuning/demo-none", &CH07, &[], &echo, planned, repeats).await?;
+    let demo =
+        |id: &str| [Variant { id: id.into(), server: &CH07, extra: Vec::new(), args: &echo }];
+    let quiet = bench.in_rounds(&demo("tuning/demo-none"), planned, repeats).await?;
     bench.page_views = Some(tuning.page_views);
-    let viewed =
-        bench.measure_median("tuning/demo-viewed", &CH07, &[], &echo, planned, repeats).await;
+    let viewed = bench.in_rounds(&demo("tuning/demo-viewed"), planned, repeats).await;
     bench.page_views = None;
-    Ok(TuningResults { read_paths, backlog, many, demo: (quiet, viewed?) })
+    let first = |outcomes: Vec<Outcome>| outcomes.into_iter().next().expect("one variant");
+    Ok(TuningResults { read_paths, backlog, many, demo: (first(quiet), first(viewed?)) })
 }

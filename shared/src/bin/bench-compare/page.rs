@@ -207,7 +207,8 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
         "## Echo: round trips\n\n\
          {} connections, each sending a {}-byte message and the next one as soon as the reply \
          is in (closed loop), {} warm-up then {} measured, {} times per row on a fresh server \
-         each time:\n\n\
+         each time, in rounds (every server once a round, so that a drift in the machine's \
+         speed falls on every row alike):\n\n\
          ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
          Each row is the run with the median rate; the range column shows the lowest and the \
          highest of the {} runs (a run that another program disturbed is run again and left \
@@ -600,7 +601,8 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
          taken yet, freed once taken. Memory: {} idle connections held {} with \
          `--heartbeat-interval {}`, so every connection's read path runs (a ping out, a pong \
          in) during the hold. Throughput: the echo load above with {}-byte messages, and the \
-         same with {}-byte ones.\n\n\
+         same with {}-byte ones, each in rounds like the echo table's (every read path once a \
+         round).\n\n\
          ```sh\nwsload {} --url … --server-pid …\nwsload {} --url … --server-pid …\nwsload {} --url … --server-pid …\n```\n\n",
         thousands(t.read_buffer_connections as f64),
         duration_arg(t.read_buffer_hold),

@@ -93,6 +93,11 @@ impl ReadPath {
             .to_vec()
     }
 
+    /// `256-on-demand`: for run ids.
+    pub(crate) fn name(self) -> String {
+        format!("{}-{}", self.buffer, if self.on_demand { "on-demand" } else { "straight" })
+    }
+
     pub(crate) fn label(self) -> String {
         let path = if self.on_demand { "on demand" } else { "straight" };
         format!("`--read-buffer {}`, {path}", self.buffer)
