@@ -784,8 +784,11 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         "### The demo page costs the WebSocket path nothing\n\n\
          The echo load above against chapter 07 with its defaults, twice, back to back: once \
          alone, once while this program loads the demo page (`GET /` on the admin listener, \
-         the page a browser gets) {} times a second for the whole run.\n\n",
-        t.page_views
+         the page a browser gets) {} a second for the whole run.\n\n",
+        match t.page_views {
+            1 => "once".to_owned(),
+            n => format!("{n} times"),
+        }
     );
     let body: Vec<Vec<String>> = [("echo alone", quiet), ("echo + demo page loads", viewed)]
         .into_iter()
