@@ -163,8 +163,9 @@ async fn closed_loop(
             return false;
         }
         bump(&run.counters.sent);
-        if reply.len() < request.len() {
-            reply.resize(request.len(), 0);
+        if reply.len() <= request.len() {
+            // Still larger than the reply, so the read that completes it comes back short.
+            reply.resize(request.len() + 1, 0);
         }
         let read =
             timeout_at(sent_at + reply_timeout, read_reply(stream, &mut reply, request.len()));
