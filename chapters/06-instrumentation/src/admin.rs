@@ -52,7 +52,8 @@ pub async fn serve(
     admin: Admin,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    // Histograms are kept in windows that the exporter rolls over in its upkeep.
+    // A histogram sample waits in the exporter's buffer until an upkeep (or a scrape) sorts
+    // it into its bucket, so a server nobody scrapes still drains the buffers.
     let handle = admin.metrics.clone();
     let upkeep = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));

@@ -60,16 +60,25 @@ pub fn router(admin: Admin) -> Router {
 }
 // ANCHOR_END: router
 
+// ANCHOR: upkeep_interval
+/// How often the exporter's upkeep drains the histogram samples recorded since the last one.
+/// Until then they wait in its buffers, so this bounds the memory they take: under the echo
+/// load (about 210,000 messages a second, three samples each) the exporter's default of 5 s let
+/// them take 50 to 79 MiB at peak, a fifth of a second under 3 MiB (chapter 07's page).
+const UPKEEP_INTERVAL: Duration = Duration::from_millis(200);
+// ANCHOR_END: upkeep_interval
+
 /// Serves the admin endpoints until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     admin: Admin,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    // Histograms are kept in windows that the exporter rolls over in its upkeep.
+    // A histogram sample waits in the exporter's buffer until an upkeep (or a scrape) sorts
+    // it into its bucket, so a server nobody scrapes still drains the buffers.
     let handle = admin.metrics.clone();
     let upkeep = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(5));
+        let mut every = tokio::time::interval(UPKEEP_INTERVAL);
         loop {
             every.tick().await;
             handle.run_upkeep();
