@@ -140,7 +140,7 @@ impl Start {
         window: &Window,
     ) -> Summary {
         for rss in self.server_rss.iter_mut().chain([&mut self.own_rss]) {
-            rss.closed_kib = rss.sample();
+            rss.closed();
         }
         for task in self.tasks.drain(..) {
             task.abort();

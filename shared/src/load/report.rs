@@ -260,6 +260,7 @@ fn rss_line(rss: &RssSamples) -> String {
         ("all open", rss.open_kib),
         ("end", rss.end_kib),
         ("after close", rss.closed_kib),
+        ("peak", rss.peak_kib),
     ];
     let mut line = samples
         .iter()
