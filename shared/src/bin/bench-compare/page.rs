@@ -100,7 +100,9 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
          masked binary frame), echoed back byte for byte by `tcp-echo`.\n\n\
          Server CPU is the server's user + system time (`/proc/PID/stat`, 10 ms ticks) over \
          the measured window, divided by the answers in it; the kernel's softirq work for \
-         loopback packets is billed to no process and is not in it. A row whose **wsload cores** is \
+         loopback packets is billed to no process and is not in it. **Server peak** is the most \
+         memory the server held at once in its run (`VmHWM`), its connections and the load's \
+         buffers included. A row whose **wsload cores** is \
          close to 1.00 was limited by the load generator's one core at least as much as by the \
          server. Every measurement checks that the machine was otherwise quiet (see the [run \
          log](#run-log)); a ⚠ marks one that another program still disturbed after three \
@@ -243,6 +245,7 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
                 dec(row.f64("/server_cpu/per_answer_us"), 1),
                 dec(row.f64("/server_cpu/cores"), 2),
                 dec(row.f64("/wsload_cpu/cores"), 2),
+                mib(row.u64("/server_rss/peak_kib")),
                 errors(row),
             ]
         })
@@ -262,6 +265,7 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
             "server CPU µs/msg",
             "server cores",
             "wsload cores",
+            "server peak MiB",
             "errors",
         ],
         &body,
@@ -398,7 +402,7 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
             .map(|row| {
                 if row.outcome.is_none() {
                     let mut cells = vec![row.server.title.to_owned(), "no rooms".to_owned()];
-                    cells.extend((0..10).map(|_| dash()));
+                    cells.extend((0..11).map(|_| dash()));
                     return cells;
                 }
                 let cpu = row.f64("/server_cpu/per_answer_us");
@@ -414,6 +418,7 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
                     int_u(row.u64("/broadcast/lost")),
                     dec(row.f64("/server_cpu/per_answer_us"), 2),
                     dec(row.f64("/server_cpu/cores"), 2),
+                    mib(row.u64("/server_rss/peak_kib")),
                     errors(row),
                 ]
             })
@@ -432,6 +437,7 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
                 "lost",
                 "server CPU µs/delivery",
                 "server cores",
+                "server peak MiB",
                 "errors",
             ],
             &body,
