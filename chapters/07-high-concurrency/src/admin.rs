@@ -12,7 +12,7 @@
 //! | `GET /log-level` | the log filter in force, in `RUST_LOG` syntax |
 //! | `PUT /log-level` | replaces it with the request body, e.g. `info,ch07_high_concurrency=debug` |
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
@@ -22,7 +22,7 @@ use axum::{
     response::{Html, IntoResponse},
     routing::get,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
+use prometheus::{Registry, TextEncoder};
 use serde_json::json;
 use shared::logging::LogControl;
 use tokio::net::TcpListener;
@@ -34,7 +34,8 @@ use crate::app::App;
 #[derive(Clone)]
 pub struct Admin {
     pub app: Arc<App>,
-    pub metrics: PrometheusHandle,
+    /// What `/metrics` renders: the registry the Prometheus recorder records into.
+    pub metrics: Registry,
     pub log: LogControl,
     /// Where the public WebSocket listener is bound: the demo page connects there.
     pub public_addr: SocketAddr,
@@ -60,35 +61,16 @@ pub fn router(admin: Admin) -> Router {
 }
 // ANCHOR_END: router
 
-// ANCHOR: upkeep_interval
-/// How often the exporter's upkeep drains the histogram samples recorded since the last one.
-/// Until then they wait in its buffers, so this bounds the memory they take: under the echo
-/// load (about 210,000 messages a second, three samples each) the exporter's default of 5 s let
-/// them take 50 to 79 MiB at peak, a fifth of a second under 3 MiB (chapter 07's page).
-const UPKEEP_INTERVAL: Duration = Duration::from_millis(200);
-// ANCHOR_END: upkeep_interval
-
 /// Serves the admin endpoints until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     admin: Admin,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    // A histogram sample waits in the exporter's buffer until an upkeep (or a scrape) sorts
-    // it into its bucket, so a server nobody scrapes still drains the buffers.
-    let handle = admin.metrics.clone();
-    let upkeep = tokio::spawn(async move {
-        let mut every = tokio::time::interval(UPKEEP_INTERVAL);
-        loop {
-            every.tick().await;
-            handle.run_upkeep();
-        }
-    });
     if let Err(error) = axum::serve(listener, router(admin)).with_graceful_shutdown(shutdown).await
     {
         warn!(%error, "admin listener failed");
     }
-    upkeep.abort();
 }
 
 // ANCHOR: demo_page
@@ -130,7 +112,15 @@ async fn demo(page: Bytes) -> impl IntoResponse {
 // ANCHOR_END: demo_page
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], admin.metrics.render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], render(&admin.metrics))
+}
+
+/// The Prometheus text format of every series in `registry`.
+fn render(registry: &Registry) -> String {
+    TextEncoder::new().encode_to_string(&registry.gather()).unwrap_or_else(|error| {
+        warn!(%error, "metrics could not be rendered");
+        String::new()
+    })
 }
 
 async fn healthz(State(admin): State<Admin>) -> impl IntoResponse {

@@ -59,7 +59,7 @@ async fn start_server() -> Server {
     let (_layer, log) = shared::logging::reloadable(EnvFilter::new("info"));
     let state = Admin {
         app: Arc::clone(&app),
-        metrics: prometheus_recorder().handle(),
+        metrics: prometheus_recorder().registry().clone(),
         log,
         public_addr: ws,
     };

@@ -33,7 +33,7 @@ async fn put_log_level_takes_effect_without_a_restart() {
     let addr = listener.local_addr().unwrap();
     let admin = Admin {
         app: App::new(Config::default()),
-        metrics: prometheus_recorder().handle(),
+        metrics: prometheus_recorder().registry().clone(),
         log,
         public_addr: "127.0.0.1:9000".parse().unwrap(),
     };

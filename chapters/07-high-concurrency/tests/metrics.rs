@@ -134,14 +134,14 @@ async fn a_scripted_session_is_counted() {
 #[tokio::test]
 async fn a_real_scrape_is_valid_prometheus_text_with_the_expected_series() {
     let recorder = prometheus_recorder();
-    let handle = recorder.handle();
+    let registry = recorder.registry().clone();
     let _local = metrics::set_default_local_recorder(&recorder);
     names::describe();
     let (addr, app) = start().await;
     let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin_addr = admin_listener.local_addr().unwrap();
     let (_layer, log) = shared::logging::reloadable(EnvFilter::new("info"));
-    let admin = Admin { app: Arc::clone(&app), metrics: handle, log, public_addr: addr };
+    let admin = Admin { app: Arc::clone(&app), metrics: registry, log, public_addr: addr };
     tokio::spawn(admin::serve(admin_listener, admin, std::future::pending()));
 
     let mut client = connect(addr).await;
