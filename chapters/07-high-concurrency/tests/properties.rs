@@ -5,7 +5,7 @@
 
 use ch07_high_concurrency::{
     Config, Registry, app,
-    protocol::{self, ErrorCode, ServerMessage},
+    protocol::{self, Envelope, ErrorCode, ProtocolError, ServerMessage},
     registry,
     state::SessionState,
 };
@@ -59,6 +59,45 @@ fn envelope() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Object texts as a client may write them: keys repeated, keys spelled with escapes.
+fn raw_object() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("type"),
+        Just("id"),
+        Just("t\\u0079pe"),
+        Just("\\u0069d"),
+        Just("data"),
+        Just("room"),
+    ];
+    let value = prop_oneof![json().prop_map(|value| value.to_string()), Just("\"echo\"".into())];
+    collection::vec((key, value), 0..6).prop_map(|pairs| {
+        let fields: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+        format!("{{{}}}", fields.join(","))
+    })
+}
+
+/// The decoder of chapters 02-06: the whole text into a `Value`, then `id` and `type` taken out
+/// of the object. Chapter 07's reads them out in one pass; the two must agree on every input.
+fn two_step_decode(text: &str) -> Result<Envelope, ProtocolError> {
+    let error = |code, id, message: String| ProtocolError { id, code, message };
+    let mut fields = match serde_json::from_str(text) {
+        Ok(Value::Object(fields)) => fields,
+        Ok(_) => {
+            return Err(error(ErrorCode::InvalidJson, None, "a message is a JSON object".into()));
+        }
+        Err(e) => return Err(error(ErrorCode::InvalidJson, None, format!("not JSON: {e}"))),
+    };
+    let id = match fields.remove("id") {
+        None => None,
+        Some(Value::String(id)) => Some(id),
+        Some(_) => return Err(error(ErrorCode::BadRequest, None, "`id` must be a string".into())),
+    };
+    match fields.remove("type") {
+        Some(Value::String(kind)) => Ok(Envelope { kind, id, fields }),
+        _ => Err(error(ErrorCode::BadRequest, id, "missing string field `type`".into())),
+    }
+}
+
 /// Runs one frame through the standard chain, as a fresh session would.
 fn dispatch(text: &str) -> ServerMessage {
     let config = Config::default();
@@ -94,5 +133,18 @@ proptest! {
     #[test]
     fn arbitrary_requests_never_panic(value in envelope()) {
         assert_contained(&dispatch(&value.to_string()));
+    }
+
+    #[test]
+    fn the_one_pass_decoder_agrees_with_the_two_step_one(
+        text in prop_oneof![
+            raw_object(),
+            envelope().prop_map(|value| value.to_string()),
+            json().prop_map(|value| value.to_string()),
+            (json(), ".{0,3}").prop_map(|(value, tail)| format!("{value}{tail}")),
+            ".{0,40}",
+        ]
+    ) {
+        prop_assert_eq!(protocol::decode(&text), two_step_decode(&text));
     }
 }
