@@ -218,13 +218,6 @@ impl Link<'_> {
             // connection costs" in the book).
             let frame = {
                 let step = tokio::select! {
-                    // In this order, not tokio's random one: when the peer's next frame is
-                    // already here, as it is for a busy client, the other three are not even
-                    // polled, and polling them takes locks. A peer that keeps us reading delays
-                    // only its own queue and heartbeat, and not for long: every socket read
-                    // spends tokio's task budget, and once it is spent the read waits and the
-                    // other branches get their turn.
-                    biased;
                     received = self.ws.next() => self.on_frame(received),
                     // Already encoded by whoever queued it, shared with every other recipient.
                     Some(queued) = self.queued.next() => {

@@ -1,6 +1,6 @@
 //! Chapter 03 against a real server on 127.0.0.1:0 and real WebSocket clients.
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use ch07_high_concurrency::{Config, Registry, app::App};
 use serde_json::{Value, json};
@@ -190,4 +190,67 @@ async fn concurrent_join_leave_publish_and_disconnect_end_with_an_empty_registry
     }
     eventually("registry empty", || registry.session_count() == 0 && registry.room_count() == 0)
         .await;
+}
+
+/// The session's `select!` polls its branches in a random order, tokio's default. With
+/// `biased;` and the socket first (tried in chapter 07, and no faster), a client that never
+/// stopped sending kept its session reading, and this push waited for the whole flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_stops_sending_still_gets_what_others_send_it() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::{connect_async, tungstenite::Message};
+
+    const FLOOD: usize = 100_000;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::default();
+    // The flood is the point here: no rate limit.
+    config.rate_limit = u32::MAX.try_into().unwrap();
+    config.rate_burst = u32::MAX.try_into().unwrap();
+    tokio::spawn(ch07_high_concurrency::serve(listener, App::new(config), std::future::pending()));
+
+    let (flooder, _) = connect_async(format!("ws://{addr}/")).await.unwrap();
+    let (mut sink, mut stream) = flooder.split();
+    let mut next = async || -> Value {
+        loop {
+            match stream.next().await.expect("connection open").unwrap() {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    assert_eq!(next().await["type"], "welcome");
+    sink.send(Message::text(json!({"type":"join","room":"r"}).to_string())).await.unwrap();
+    assert_eq!(next().await["type"], "ack");
+    let (mut publisher, _) = connect(addr).await;
+    join(&mut publisher, "r").await;
+
+    let flood = tokio::spawn(async move {
+        for n in 0..FLOOD {
+            let echo = json!({"type":"echo","data":n}).to_string();
+            if sink.feed(Message::text(echo)).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink.flush().await;
+    });
+    let mut echoes = 0;
+    let until_the_push = async {
+        loop {
+            let reply = next().await;
+            match reply["type"].as_str() {
+                Some("echo") => echoes += 1,
+                Some("message") => break,
+                _ => panic!("unexpected {reply}"),
+            }
+            if echoes == 1_000 {
+                let publish = json!({"type":"publish","room":"r","data":"hi"});
+                publisher.send_json(&publish).await.unwrap();
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), until_the_push).await.expect("no push at all");
+    flood.abort();
+    assert!(echoes < FLOOD, "the push waited for all {FLOOD} echo replies");
 }
