@@ -203,10 +203,12 @@ async fn a_client_that_never_stops_sending_still_gets_what_others_send_it() {
     const FLOOD: usize = 100_000;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = Config::default();
     // The flood is the point here: no rate limit.
-    config.rate_limit = u32::MAX.try_into().unwrap();
-    config.rate_burst = u32::MAX.try_into().unwrap();
+    let config = Config {
+        rate_limit: u32::MAX.try_into().unwrap(),
+        rate_burst: u32::MAX.try_into().unwrap(),
+        ..Config::default()
+    };
     tokio::spawn(ch08_scale_out::serve(listener, App::new(config), std::future::pending()));
 
     let (flooder, _) = connect_async(format!("ws://{addr}/")).await.unwrap();
