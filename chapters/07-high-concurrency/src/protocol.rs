@@ -307,14 +307,6 @@ impl<'de> Deserialize<'de> for Key {
                     other => Key::Other(other.to_owned()),
                 })
             }
-
-            fn visit_string<E>(self, key: String) -> Result<Key, E> {
-                Ok(match key.as_str() {
-                    "type" => Key::Type,
-                    "id" => Key::Id,
-                    _ => Key::Other(key),
-                })
-            }
         }
         deserializer.deserialize_identifier(KeyVisitor)
     }
