@@ -17,6 +17,7 @@
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     num::NonZeroUsize,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
@@ -25,12 +26,16 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
     sync::mpsc,
 };
 
 /// Messages queued for one member, as chapter 07's `--outbound-queue` default.
 const QUEUE: usize = 256;
+
+/// The accept queue, as chapter 07's `--backlog` default (tokio's `bind` asks for 128): in a
+/// burst of connections the ceiling must not be the one whose handshakes are dropped.
+const BACKLOG: u32 = 4096;
 
 /// The plain TCP server of the benchmarks' ceiling row: echo, or room fan-out.
 #[derive(Debug, Parser)]
@@ -38,7 +43,7 @@ const QUEUE: usize = 256;
 struct Args {
     /// Address to listen on.
     #[arg(default_value = "127.0.0.1:9100")]
-    addr: String,
+    addr: SocketAddr,
 
     /// Fan out instead of echoing: every SIZE bytes a connection sends are written to every
     /// other connection (for `wsload broadcast --protocol tcp --size SIZE`).
@@ -49,8 +54,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let listener =
-        TcpListener::bind(&args.addr).await.with_context(|| format!("bind {}", args.addr))?;
+    let listener = listen(args.addr).with_context(|| format!("listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     match args.fanout {
         None => {
@@ -62,6 +66,13 @@ async fn main() -> anyhow::Result<()> {
             fanout(listener, size.get()).await
         }
     }
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 async fn echo(listener: TcpListener) -> anyhow::Result<()> {

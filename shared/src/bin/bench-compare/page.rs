@@ -97,7 +97,8 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
          `--admin-listen` port of their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
          `--no-welcome`, to the others with the JSON envelope, and to the ceiling with \
          `--protocol tcp`: the bytes a WebSocket client would send for the same message (a \
-         masked binary frame), echoed back byte for byte by `tcp-echo`.\n\n\
+         masked binary frame), echoed back byte for byte by `tcp-echo`, which sets \
+         `TCP_NODELAY` and listens with an accept queue of 4096, as chapter 07 does.\n\n\
          Server CPU is the server's user + system time (`/proc/PID/stat`, 10 ms ticks) over \
          the measured window, divided by the answers in it; the kernel's softirq work for \
          loopback packets is billed to no process and is not in it. **Server peak** is the most \
