@@ -44,8 +44,9 @@ pub(crate) struct Outcome {
     pub(crate) summary: Value,
     /// How far kernel memory for sockets grew while wsload ran (machine-wide).
     pub(crate) kernel: KernelGrowth,
-    /// When the measurement was repeated and this is the median run: every run's echo rate,
-    /// lowest first.
+    /// When the measurement was repeated and this is the median run: every counted run's echo
+    /// rate, in the order they ran (the k-th of every variant ran in the same round, unless a
+    /// disturbed run was repeated).
     pub(crate) rates: Vec<f64>,
     /// Demo pages served by the admin listener during the run (see `Bench::page_views`).
     pub(crate) page_views: u64,
@@ -465,8 +466,8 @@ fn median(mut runs: Vec<Outcome>) -> Outcome {
         runs.retain(Outcome::quiet);
     }
     let rate = |outcome: &Outcome| outcome.f64("/messages/per_sec").unwrap_or(0.0);
-    runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     let rates = runs.iter().map(rate).collect();
+    runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     let mut median = runs.swap_remove(runs.len() / 2);
     median.rates = rates;
     median

@@ -175,9 +175,27 @@ fn relative(before: f64, after: f64) -> f64 {
 /// `181,837–189,091`: the lowest and highest rate of a repeated measurement.
 fn range(outcome: Option<&Outcome>) -> String {
     match outcome.map(|outcome| outcome.rates.as_slice()) {
-        Some([first, .., last]) => format!("{}–{}", thousands(*first), thousands(*last)),
+        Some(rates @ [_, _, ..]) => {
+            let lowest = rates.iter().copied().fold(f64::INFINITY, f64::min);
+            let highest = rates.iter().copied().fold(0.0, f64::max);
+            format!("{}–{}", thousands(lowest), thousands(highest))
+        }
         _ => dash(),
     }
+}
+
+/// `0.86×, 0.91×, 0.85×: median 0.86×`: each of `row`'s runs against the ceiling's run of the
+/// same round (the k-th against the k-th: a disturbed run repeated later moves its pair by a
+/// round). A drift of the machine between rounds falls on both runs of a pair alike.
+fn round_by_round(row: &Outcome, ceiling: &Outcome) -> Option<String> {
+    let mut ratios: Vec<f64> =
+        row.rates.iter().zip(&ceiling.rates).map(|(run, ceiling)| run / ceiling).collect();
+    if ratios.len() < 2 {
+        return None;
+    }
+    let each: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.2}×")).collect();
+    ratios.sort_by(f64::total_cmp);
+    Some(format!("{}: median {:.2}×", each.join(", "), ratios[ratios.len() / 2]))
 }
 
 /// A measurement that another program still disturbed after every attempt gets a mark.
@@ -297,6 +315,16 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
                 write!(page, " The costliest step between two chapters is {step}: +{cost:.1} µs.");
         }
         page.push_str("\n\n");
+    }
+    let outcome = |key| find(rows, key).and_then(|row| row.outcome.as_ref());
+    if let Some(rounds) =
+        outcome("ch07").zip(outcome("tcp")).and_then(|(ch07, tcp)| round_by_round(ch07, tcp))
+    {
+        let _ = write!(
+            page,
+            "Round by round, each of chapter 07's runs against the ceiling's run of the same \
+             round (a drift of the machine between rounds falls on both alike): {rounds}.\n\n"
+        );
     }
 }
 
@@ -972,4 +1000,29 @@ fn run_log(page: &mut String, log: &[LogEntry]) {
         &body,
     );
     page.push_str("</details>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::procs::KernelGrowth;
+
+    fn runs(rates: &[f64]) -> Outcome {
+        Outcome {
+            summary: serde_json::Value::Null,
+            kernel: KernelGrowth::default(),
+            rates: rates.to_vec(),
+            page_views: 0,
+        }
+    }
+
+    #[test]
+    fn rounds_pair_runs_in_the_order_they_ran() {
+        let ceiling = runs(&[200.0, 250.0, 240.0]);
+        let row = runs(&[180.0, 200.0, 216.0]);
+        // Sorted before pairing, the medians would give 200 / 240 = 0.83.
+        assert_eq!(round_by_round(&row, &ceiling).unwrap(), "0.90×, 0.80×, 0.90×: median 0.90×");
+        assert_eq!(range(Some(&row)), "180–216");
+        assert_eq!(round_by_round(&runs(&[1.0]), &runs(&[1.0])), None);
+    }
 }

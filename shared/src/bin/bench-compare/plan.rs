@@ -244,7 +244,7 @@ const fn secs(secs: u64) -> Duration {
 }
 
 impl Plan {
-    /// The book's numbers: about 25 minutes on two cores.
+    /// The book's numbers: about 30 minutes on two cores.
     pub(crate) fn full() -> Self {
         Self {
             quick: false,
@@ -253,7 +253,7 @@ impl Plan {
                 size: 20,
                 warmup: secs(1),
                 duration: secs(6),
-                repeats: 3,
+                repeats: 5,
             },
             idle: Idle { connections: 5_000, hold: secs(10) },
             // The same offered load for every chapter, 50,000 and 100,000 deliveries a second:
