@@ -1020,7 +1020,7 @@ mod tests {
     fn rounds_pair_runs_in_the_order_they_ran() {
         let ceiling = runs(&[200.0, 250.0, 240.0]);
         let row = runs(&[180.0, 200.0, 216.0]);
-        // Sorted before pairing, the medians would give 200 / 240 = 0.83.
+        // Sorted first, the pairs would be 180/200, 200/240 and 216/250 instead.
         assert_eq!(round_by_round(&row, &ceiling).unwrap(), "0.90×, 0.80×, 0.90×: median 0.90×");
         assert_eq!(range(Some(&row)), "180–216");
         assert_eq!(round_by_round(&runs(&[1.0]), &runs(&[1.0])), None);
