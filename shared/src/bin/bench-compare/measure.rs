@@ -606,3 +606,27 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     let first = |outcomes: Vec<Outcome>| outcomes.into_iter().next().expect("one variant");
     Ok(TuningResults { read_paths, backlog, many, demo: (first(quiet), first(viewed?)) })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(rate: f64) -> Outcome {
+        Outcome {
+            summary: json!({ "messages": { "per_sec": rate } }),
+            kernel: KernelGrowth::default(),
+            rates: Vec::new(),
+            page_views: 0,
+        }
+    }
+
+    #[test]
+    fn the_median_run_keeps_every_rate_in_the_order_they_ran() {
+        let median = median([250.0, 200.0, 240.0].map(run).to_vec());
+        assert_eq!(median.f64("/messages/per_sec"), Some(240.0));
+        // The page pairs the k-th rate of two rows as one round: sorted, they would not be.
+        assert_eq!(median.rates, [250.0, 200.0, 240.0]);
+    }
+}
