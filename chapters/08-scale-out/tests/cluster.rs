@@ -4,10 +4,12 @@
 //! them with `cargo test -p ch08-scale-out --test cluster -- --ignored`.
 
 use std::{
+    collections::BTreeSet,
+    io::Read,
     net::{SocketAddr, TcpListener as StdListener},
     process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use ch08_scale_out::{Config, app::App};
@@ -21,8 +23,14 @@ struct Redis {
     child: Child,
 }
 
+/// How long a `redis-server` may take to accept connections (it needs milliseconds; a machine
+/// busy with a whole test run can be far slower).
+const REDIS_START: Duration = Duration::from_secs(10);
+
 impl Redis {
-    fn start_on(port: u16) -> Self {
+    /// Starts `redis-server` on `port` and waits until it accepts connections. On failure,
+    /// why, with the server's own log.
+    fn try_start_on(port: u16) -> Result<Self, String> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -33,24 +41,61 @@ impl Redis {
                 "",
                 "--appendonly",
                 "no",
+                "--loglevel",
+                "warning",
             ])
-            .stdout(Stdio::null())
+            // Its log, read only if it fails to start. At `warning` a running server writes
+            // almost nothing, so the pipe, never read until then, cannot fill up.
+            .stdout(Stdio::piped())
             .spawn()
             .expect("redis-server (Debian package redis-server) must be installed");
-        for _ in 0..200 {
+        let mut redis = Self { port, child };
+        let deadline = Instant::now() + REDIS_START;
+        while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self { port, child };
+                return Ok(redis);
+            }
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                return Err(format!(
+                    "redis-server on port {port} exited ({status}): {}",
+                    redis.log()
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let mut failed = Self { port, child };
-        failed.stop();
-        panic!("redis-server did not start on port {port}");
+        redis.stop();
+        Err(format!(
+            "redis-server did not listen on port {port} in {REDIS_START:?}: {}",
+            redis.log()
+        ))
     }
 
+    /// On `port`: a restart on the port the nodes know.
+    fn start_on(port: u16) -> Self {
+        Self::try_start_on(port).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// On a free port. Between the moment a port is found free and the moment redis binds it,
+    /// any socket on the machine may take it (a client's outgoing connection, say), and redis
+    /// then exits: that is tried again on another port.
     fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Self::start_on(port)
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start_on(free_port()) {
+                Ok(redis) => return redis,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("redis-server would not start: {failures:#?}");
+    }
+
+    /// What the server logged, once it has exited.
+    fn log(&mut self) -> String {
+        let mut log = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            let _ = stdout.read_to_string(&mut log);
+        }
+        log
     }
 
     fn url(&self) -> String {
@@ -66,6 +111,18 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A loopback port no socket holds right now, and never given to another test of this run:
+/// tests run in parallel, and the kernel may hand a port just let go of to the next caller.
+fn free_port() -> u16 {
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
     }
 }
 
