@@ -156,7 +156,10 @@ fn the_tcp_ceiling_runs_echo_idle_and_churn_and_prices_the_server_cpu() {
     assert!(count(&echo, "/messages/measured") > 0, "{echo:#}");
     // The bytes of a 20-byte binary frame from a client: 2 header bytes, a 4-byte mask key.
     assert_eq!(count(&echo, "/messages/frame_bytes"), 26, "{echo:#}");
-    assert!(echo.pointer("/server_cpu/per_answer_us").is_some_and(Value::is_f64), "{echo:#}");
+    let per_answer = echo.pointer("/server_cpu/per_answer_us").and_then(Value::as_f64);
+    let in_user_space = echo.pointer("/server_cpu/per_answer_user_us").and_then(Value::as_f64);
+    assert!(per_answer.is_some(), "{echo:#}");
+    assert!(in_user_space <= per_answer && in_user_space.is_some(), "{echo:#}");
     assert!(echo.pointer("/wsload_cpu/cores").is_some_and(Value::is_f64), "{echo:#}");
 
     let idle = wsload_with(addr, "tcp", &["idle", "-n", "20", "--duration", "1s"]);

@@ -3,6 +3,9 @@
 //! generator limited (its one core busy all the time) from one the server limited; and the
 //! whole machine's (`/proc/stat`), so that what neither of them used shows: another program
 //! busy on the machine makes a measurement worth repeating.
+//!
+//! The server's price is also split: its user time is its own code, the rest is the kernel's
+//! work on its system calls, which a server on loopback shares with the ceiling row.
 
 use std::{
     io,
@@ -16,8 +19,17 @@ use tokio::time::Instant;
 /// and ARM whatever the kernel's own tick rate (`getconf CLK_TCK` prints it).
 const TICKS_PER_SEC: f64 = 100.0;
 
-/// User plus system CPU time of every thread of `pid` (of this process for `None`), in ticks.
-pub(crate) fn cpu_ticks(pid: Option<u32>) -> io::Result<u64> {
+/// CPU time of every thread of one process, in ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticks {
+    /// In the process's own code (and its libraries): `utime`.
+    pub(crate) user: u64,
+    /// In the kernel on its behalf, its system calls: `stime`.
+    pub(crate) system: u64,
+}
+
+/// User and system CPU time of every thread of `pid` (of this process for `None`).
+pub(crate) fn cpu_ticks(pid: Option<u32>) -> io::Result<Ticks> {
     let path = match pid {
         Some(pid) => format!("/proc/{pid}/stat"),
         None => "/proc/self/stat".to_owned(),
@@ -26,14 +38,14 @@ pub(crate) fn cpu_ticks(pid: Option<u32>) -> io::Result<u64> {
     parse_ticks(&stat).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad stat line"))
 }
 
-/// `utime + stime` of a stat line. The command name (field 2) is in parentheses and may hold
-/// spaces, so fields are counted from the last `)`: state is field 3, utime 14, stime 15.
-fn parse_ticks(stat: &str) -> Option<u64> {
+/// `utime` and `stime` of a stat line. The command name (field 2) is in parentheses and may
+/// hold spaces, so fields are counted from the last `)`: state is field 3, utime 14, stime 15.
+fn parse_ticks(stat: &str) -> Option<Ticks> {
     let (_, rest) = stat.rsplit_once(')')?;
     let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    let user = fields.next()?.parse().ok()?;
+    let system = fields.next()?.parse().ok()?;
+    Some(Ticks { user, system })
 }
 
 /// What one process spent during the measured window.
@@ -49,6 +61,10 @@ pub(crate) struct CpuUse {
     /// CPU microseconds per measured answer (echo reply, delivery, churn cycle); none when the
     /// scenario answers nothing (`idle`).
     pub(crate) per_answer_us: Option<f64>,
+    /// Of `cpu_secs`, the time in user space: the process's own code, not the kernel's.
+    pub(crate) user_secs: f64,
+    /// Of `per_answer_us`, the part in user space.
+    pub(crate) per_answer_user_us: Option<f64>,
 }
 
 /// A reading at the start of the window, taken by whoever sees the window open, and one at
@@ -56,8 +72,8 @@ pub(crate) struct CpuUse {
 #[derive(Debug, Clone)]
 pub(crate) struct CpuProbe {
     pid: Option<u32>,
-    start: Arc<Mutex<Option<(Instant, u64)>>>,
-    end: Option<(Instant, u64)>,
+    start: Arc<Mutex<Option<(Instant, Ticks)>>>,
+    end: Option<(Instant, Ticks)>,
 }
 
 impl CpuProbe {
@@ -65,7 +81,7 @@ impl CpuProbe {
         Self { pid, start: Arc::default(), end: None }
     }
 
-    fn read(&self) -> Option<(Instant, u64)> {
+    fn read(&self) -> Option<(Instant, Ticks)> {
         cpu_ticks(self.pid).ok().map(|ticks| (Instant::now(), ticks))
     }
 
@@ -87,12 +103,19 @@ impl CpuProbe {
         let (started, first) = (*self.start.lock().unwrap_or_else(PoisonError::into_inner))?;
         let (ended, last) = self.end?;
         let secs = ended.saturating_duration_since(started).as_secs_f64();
-        let cpu_secs = last.saturating_sub(first) as f64 / TICKS_PER_SEC;
+        let user = last.user.saturating_sub(first.user);
+        let system = last.system.saturating_sub(first.system);
+        let cpu_secs = (user + system) as f64 / TICKS_PER_SEC;
+        let user_secs = user as f64 / TICKS_PER_SEC;
+        let per_answer =
+            |secs: f64| (answers > 0).then(|| round(secs * 1e6 / answers as f64, 100.0));
         Some(CpuUse {
             pid: self.pid,
             cpu_secs: round(cpu_secs, 100.0),
             cores: if secs > 0.0 { round(cpu_secs / secs, 1000.0) } else { 0.0 },
-            per_answer_us: (answers > 0).then(|| round(cpu_secs * 1e6 / answers as f64, 100.0)),
+            per_answer_us: per_answer(cpu_secs),
+            user_secs: round(user_secs, 100.0),
+            per_answer_user_us: per_answer(user_secs),
         })
     }
 }
@@ -182,7 +205,7 @@ mod tests {
     fn utime_and_stime_are_found_after_the_command_name() {
         let stat = "4242 (tokio (x) 1) S 1 4242 4242 0 -1 4194560 960 0 0 0 37 5 0 0 20 0 \
                     3 0 123 456 789";
-        assert_eq!(parse_ticks(stat), Some(42));
+        assert_eq!(parse_ticks(stat), Some(Ticks { user: 37, system: 5 }));
         assert_eq!(parse_ticks("garbage"), None);
         assert!(cpu_ticks(None).is_ok());
         let machine = machine_ticks().unwrap();

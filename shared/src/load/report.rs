@@ -247,9 +247,12 @@ fn percentiles(p: &Percentiles) -> String {
 }
 
 fn cpu_line(cpu: &CpuUse) -> String {
-    let mut line = format!("{:.2} s in the window = {:.2} cores", cpu.cpu_secs, cpu.cores);
-    if let Some(per) = cpu.per_answer_us {
-        let _ = write!(line, "  => {per:.1} us per answer");
+    let mut line = format!(
+        "{:.2} s in the window = {:.2} cores ({:.2} s in user space)",
+        cpu.cpu_secs, cpu.cores, cpu.user_secs
+    );
+    if let (Some(per), Some(user)) = (cpu.per_answer_us, cpu.per_answer_user_us) {
+        let _ = write!(line, "  => {per:.1} us per answer, {user:.1} in user space");
     }
     line
 }
