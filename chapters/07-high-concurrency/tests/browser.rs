@@ -8,9 +8,8 @@
 
 use std::{
     net::SocketAddr,
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::Arc,
     time::Duration,
 };
@@ -24,13 +23,8 @@ use ch07_high_concurrency::{
 use fantoccini::{Client, ClientBuilder, Locator, wd::Capabilities};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use shared::http;
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::oneshot,
-    task::JoinHandle,
-    time::Instant,
-};
+use shared::{helper_process::HelperProcess, http};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
 use tracing_subscriber::EnvFilter;
 
 /// How long any one thing may take to show up on a page.
@@ -253,40 +247,23 @@ impl Page {
 
 /// A `chromedriver` of this test's own. Dropping it kills its process group, chromedriver
 /// and every browser it started, so nothing outlives the test, even when the test fails.
-struct Chromedriver {
-    child: Child,
-    port: u16,
-}
+struct Chromedriver(HelperProcess);
 
 impl Chromedriver {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("run chromedriver (Debian: apt-get install chromium chromium-driver)");
-        let driver = Self { child, port };
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        driver
+        // Waiting for it to listen blocks: not on the runtime's thread.
+        let start = || {
+            HelperProcess::start(|port| {
+                let mut command = Command::new("chromedriver");
+                command.arg(format!("--port={port}"));
+                command
+            })
+        };
+        Self(tokio::task::spawn_blocking(start).await.expect("start chromedriver"))
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        format!("http://127.0.0.1:{}", self.0.port)
     }
 }
 

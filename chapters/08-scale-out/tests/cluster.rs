@@ -3,126 +3,45 @@
 //! Ignored by default (they need the `redis-server` binary); `.ci/run` installs Redis and runs
 //! them with `cargo test -p ch08-scale-out --test cluster -- --ignored`.
 
-use std::{
-    collections::BTreeSet,
-    io::Read,
-    net::{SocketAddr, TcpListener as StdListener},
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, process::Command, sync::Arc};
 
 use ch08_scale_out::{Config, app::App};
 use serde_json::{Value, json};
-use shared::{capture::eventually, client::TestClient};
+use shared::{capture::eventually, client::TestClient, helper_process::HelperProcess};
 use tokio::net::TcpListener;
 
-/// A `redis-server` on a free loopback port, killed when dropped (even if the test fails).
-struct Redis {
-    port: u16,
-    child: Child,
+/// A `redis-server` of this test's own, on a free loopback port, killed when dropped (even if
+/// the test fails).
+struct Redis(HelperProcess);
+
+/// `redis-server` on `port`, keeping nothing on disk.
+fn redis_server(port: u16) -> Command {
+    let mut command = Command::new("redis-server");
+    command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+    command.args(["--save", "", "--appendonly", "no"]);
+    command
 }
 
-/// How long a `redis-server` may take to accept connections (it needs milliseconds; a machine
-/// busy with a whole test run can be far slower).
-const REDIS_START: Duration = Duration::from_secs(10);
-
 impl Redis {
-    /// Starts `redis-server` on `port` and waits until it accepts connections. On failure,
-    /// why, with the server's own log.
-    fn try_start_on(port: u16) -> Result<Self, String> {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "warning",
-            ])
-            // Its log, read only if it fails to start. At `warning` a running server writes
-            // almost nothing, so the pipe, never read until then, cannot fill up.
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("redis-server (Debian package redis-server) must be installed");
-        let mut redis = Self { port, child };
-        let deadline = Instant::now() + REDIS_START;
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(redis);
-            }
-            if let Ok(Some(status)) = redis.child.try_wait() {
-                return Err(format!(
-                    "redis-server on port {port} exited ({status}): {}",
-                    redis.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        redis.stop();
-        Err(format!(
-            "redis-server did not listen on port {port} in {REDIS_START:?}: {}",
-            redis.log()
-        ))
+    fn start() -> Self {
+        Self(HelperProcess::start(redis_server))
     }
 
     /// On `port`: a restart on the port the nodes know.
     fn start_on(port: u16) -> Self {
-        Self::try_start_on(port).unwrap_or_else(|why| panic!("{why}"))
+        Self(HelperProcess::start_on(port, redis_server))
     }
 
-    /// On a free port. Between the moment a port is found free and the moment redis binds it,
-    /// any socket on the machine may take it (a client's outgoing connection, say), and redis
-    /// then exits: that is tried again on another port.
-    fn start() -> Self {
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Self::try_start_on(free_port()) {
-                Ok(redis) => return redis,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("redis-server would not start: {failures:#?}");
-    }
-
-    /// What the server logged, once it has exited.
-    fn log(&mut self) -> String {
-        let mut log = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            let _ = stdout.read_to_string(&mut log);
-        }
-        log
+    fn port(&self) -> u16 {
+        self.0.port
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://127.0.0.1:{}/", self.port())
     }
 
     fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A loopback port no socket holds right now, and never given to another test of this run:
-/// tests run in parallel, and the kernel may hand a port just let go of to the next caller.
-fn free_port() -> u16 {
-    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    loop {
-        let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if GIVEN.lock().unwrap().insert(port) {
-            return port;
-        }
+        self.0.stop();
     }
 }
 
@@ -285,7 +204,7 @@ async fn when_redis_restarts_publishes_are_refused_then_flow_again() {
         (Some("unavailable"), Some("p"))
     );
 
-    let _redis = Redis::start_on(redis.port);
+    let _redis = Redis::start_on(redis.port());
     let (link_one, link_two) = (link, two.app.cluster.clone().unwrap());
     eventually("both nodes reconnected", || link_one.is_up() && link_two.is_up()).await;
     assert_eq!(
