@@ -58,6 +58,8 @@ pub(crate) fn rerun_on_load_cpu() -> ExitCode {
 
 /// How long a server may take to accept its first connection.
 const STARTUP: Duration = Duration::from_secs(15);
+/// How many sets of free ports a server that exits at start is tried on before the run fails.
+const PORT_TRIES: usize = 3;
 
 /// Builds every server and wsload, once, with the profile bench-compare itself was built with.
 /// Returns the folder of the binaries.
@@ -125,25 +127,37 @@ impl Launcher {
 
     /// Starts `server` with `extra` options on free loopback ports and waits until it accepts
     /// connections. Its output goes to `<work>/logs/<name>.log`.
+    ///
+    /// A port found free may be taken by another socket before the server binds it (see
+    /// `free_ports`); the server then exits, and is started again on new ports.
     pub(crate) async fn start(
         &self,
         server: &ServerSpec,
         extra: &[String],
         name: &str,
     ) -> anyhow::Result<Running> {
-        let ports = free_ports(if server.admin { 2 } else { 1 })?;
-        let (addr, admin) = (ports[0], ports.get(1).copied());
-        let args = server.args(addr, admin, extra);
-        let log = self.log_dir.join(format!("{name}.log"));
-        let file =
-            std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        let mut command = self.pinned(SERVER_CPU, server.bin);
-        command.args(&args).stdout(file.try_clone()?).stderr(file);
-        let child = command.spawn().with_context(|| format!("start {}", server.bin))?;
-        let pid = child.id().context("the server exited at once")?;
-        let mut running = Running { child, pid, addr, admin, log, name: name.to_owned() };
-        running.wait_ready().await?;
-        Ok(running)
+        let mut exits = Vec::with_capacity(PORT_TRIES);
+        for _ in 0..PORT_TRIES {
+            let ports = free_ports(if server.admin { 2 } else { 1 })?;
+            let (addr, admin) = (ports[0], ports.get(1).copied());
+            let args = server.args(addr, admin, extra);
+            let log = self.log_dir.join(format!("{name}.log"));
+            let file =
+                std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
+            let mut command = self.pinned(SERVER_CPU, server.bin);
+            command.args(&args).stdout(file.try_clone()?).stderr(file);
+            let child = command.spawn().with_context(|| format!("start {}", server.bin))?;
+            let pid = child.id().context("the server exited at once")?;
+            let mut running = Running { child, pid, addr, admin, log, name: name.to_owned() };
+            match running.wait_ready().await? {
+                None => return Ok(running),
+                Some(exit) => {
+                    eprintln!("bench-compare: {name} exited at start; trying new ports");
+                    exits.push(exit);
+                }
+            }
+        }
+        bail!("{name} exited at start on {PORT_TRIES} sets of free ports:\n{}", exits.join("\n"))
     }
 
     /// Runs wsload pinned to its CPU with `args`, within `limit`. While it runs, the kernel's
@@ -199,17 +213,22 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+    /// Waits until the server accepts connections: `None`. If it exits first, why (`Some`).
+    async fn wait_ready(&mut self) -> anyhow::Result<Option<String>> {
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("{} exited at start ({status}):\n{}", self.name, self.log_tail());
+                return Ok(Some(format!(
+                    "{} exited at start ({status}):\n{}",
+                    self.name,
+                    self.log_tail()
+                )));
             }
             // The probe connection sends nothing; the server logs a failed handshake and moves on.
             if let Ok(Ok(_probe)) =
                 timeout(Duration::from_secs(1), TcpStream::connect(self.addr)).await
             {
-                return Ok(());
+                return Ok(None);
             }
             if Instant::now() > deadline {
                 bail!("{} did not accept connections within {STARTUP:?}", self.name);
@@ -241,8 +260,8 @@ impl Running {
 
 /// `count` distinct loopback ports nobody uses right now. They are all held until all are
 /// picked (a port let go at once could be handed out again for the next), then let go for the
-/// server to bind a moment later; another program taking one in between makes the start fail
-/// loudly, it cannot make it measure the wrong thing.
+/// server to bind a moment later; another socket taking one in between makes the server exit
+/// (and `Launcher::start` try new ports), it cannot make it measure the wrong thing.
 fn free_ports(count: usize) -> anyhow::Result<Vec<SocketAddr>> {
     let listeners = (0..count)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("find a free port"))
