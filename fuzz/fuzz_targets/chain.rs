@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use ch07_high_concurrency::{
+use ch08_high_concurrency::{
     Config,
     app::App,
     protocol::{ErrorCode, ServerMessage},

@@ -7,6 +7,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = ch07_high_concurrency::protocol::decode(text);
+        let _ = ch08_high_concurrency::protocol::decode(text);
     }
 });

@@ -27,7 +27,7 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
                 }
                 Err(error) => {
                     // Usually a transient per-connection error (or out of file descriptors):
-                    // pause instead of spinning; chapter 07 handles this properly.
+                    // pause instead of spinning; chapter 08 handles this properly.
                     warn!(%error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

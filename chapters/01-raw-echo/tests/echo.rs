@@ -68,7 +68,7 @@ async fn plain_http_get_fails_the_handshake_is_logged_and_the_server_keeps_servi
     let mut response = Vec::new();
     http.read_to_end(&mut response).await?;
     let response = String::from_utf8_lossy(&response);
-    // tungstenite drops a failed handshake without an HTTP answer; chapter 07 answers 400.
+    // tungstenite drops a failed handshake without an HTTP answer; chapter 08 answers 400.
     assert!(!response.contains(" 101 "), "the server upgraded a plain GET: {response}");
     logs.wait_for(&["WARN", "handshake failed"]).await;
 

@@ -6,8 +6,8 @@
 //!
 //! Fan-out (`--fanout SIZE`), for `wsload broadcast --protocol tcp --size SIZE`: every
 //! connection is a member of one room, and every SIZE bytes a connection sends are one message,
-//! written to every other connection. It is chapter 07's room fan-out with nothing else: the
-//! message is one shared buffer, each member has a bounded queue (chapter 07's default
+//! written to every other connection. It is chapter 08's room fan-out with nothing else: the
+//! message is one shared buffer, each member has a bounded queue (chapter 08's default
 //! capacity) that drops what does not fit, one task per connection reads its socket and writes
 //! what is queued for it. The difference to a chapter's row is the WebSocket framing, the JSON
 //! envelope and everything a session does besides.
@@ -30,10 +30,10 @@ use tokio::{
     sync::mpsc,
 };
 
-/// Messages queued for one member, as chapter 07's `--outbound-queue` default.
+/// Messages queued for one member, as chapter 08's `--outbound-queue` default.
 const QUEUE: usize = 256;
 
-/// The accept queue, as chapter 07's `--backlog` default (tokio's `bind` asks for 128): in a
+/// The accept queue, as chapter 08's `--backlog` default (tokio's `bind` asks for 128): in a
 /// burst of connections the ceiling must not be the one whose handshakes are dropped.
 const BACKLOG: u32 = 4096;
 
@@ -156,7 +156,7 @@ async fn member(
 }
 
 /// Queues `message` for every member but its sender without ever waiting: a member whose
-/// queue is full misses it (chapter 07's `drop` policy), and wsload counts it as lost.
+/// queue is full misses it (chapter 08's `drop` policy), and wsload counts it as lost.
 fn publish(members: &Members, from: u64, message: &Shared) {
     for (&id, queue) in lock(members).iter() {
         if id != from {

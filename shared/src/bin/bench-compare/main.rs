@@ -8,7 +8,7 @@
 //!
 //! It builds the servers and `wsload` once, then for every measurement starts a fresh server
 //! pinned to CPU 0, runs `wsload` pinned to CPU 1 against it, and stops the server: echo, idle
-//! memory, room broadcast and connection churn for every row, then chapter 07's tuning steps
+//! memory, room broadcast and connection churn for every row, then chapter 08's tuning steps
 //! (the read path, listen backlog, 19,000 connections held with heartbeats, the demo page).
 //! The page it writes holds only what this run measured; the raw `wsload` summaries and the
 //! server logs stay in `--work`. Nothing it starts outlives it (see `procs`).

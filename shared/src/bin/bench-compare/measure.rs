@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::{
-    plan::{self, CH07, FANOUT_MESSAGE, Plan, ReadPath, SERVERS, ServerSpec, TCP, duration_arg},
+    plan::{self, CH08, FANOUT_MESSAGE, Plan, ReadPath, SERVERS, ServerSpec, TCP, duration_arg},
     procs::{self, KernelGrowth, Launcher},
 };
 
@@ -530,7 +530,7 @@ pub(crate) async fn churn(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Vec<
     Ok(rows)
 }
 
-/// One read path of chapter 07: idle memory with heartbeats, and echo with small and with
+/// One read path of chapter 08: idle memory with heartbeats, and echo with small and with
 /// large messages.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadPathRun {
@@ -540,7 +540,7 @@ pub(crate) struct ReadPathRun {
     pub(crate) large: Outcome,
 }
 
-/// Chapter 07's tuning steps.
+/// Chapter 08's tuning steps.
 #[derive(Debug, Clone)]
 pub(crate) struct TuningResults {
     pub(crate) read_paths: Vec<ReadPathRun>,
@@ -563,7 +563,7 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     for &path in &tuning.read_paths {
         let extra = [&path.args()[..], &heartbeat].concat();
         let id = format!("tuning/read-{}-idle", path.name());
-        held.push(bench.measure(&id, &CH07, &extra, &idle, tuning.read_buffer_hold).await?);
+        held.push(bench.measure(&id, &CH08, &extra, &idle, tuning.read_buffer_hold).await?);
     }
     let echo = echo_args(plan);
     let large = large_echo_args(plan);
@@ -573,7 +573,7 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
             .iter()
             .map(|path| Variant {
                 id: format!("tuning/read-{}-{load}", path.name()),
-                server: &CH07,
+                server: &CH08,
                 extra: path.args(),
                 args,
             })
@@ -590,15 +590,15 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     for &size in &tuning.backlogs {
         let extra = ["--backlog".to_owned(), size.to_string()];
         let id = format!("tuning/backlog-{size}");
-        backlog.push((size, bench.measure(&id, &CH07, &extra, &burst, tuning.burst_hold).await?));
+        backlog.push((size, bench.measure(&id, &CH08, &extra, &burst, tuning.burst_hold).await?));
     }
     let extra = heartbeat;
     let many =
-        bench.measure("tuning/many", &CH07, &extra, &many_args(plan), tuning.many_hold).await?;
+        bench.measure("tuning/many", &CH08, &extra, &many_args(plan), tuning.many_hold).await?;
 
     // The same echo load back to back, the second time with demo pages loaded all along.
     let demo =
-        |id: &str| [Variant { id: id.into(), server: &CH07, extra: Vec::new(), args: &echo }];
+        |id: &str| [Variant { id: id.into(), server: &CH08, extra: Vec::new(), args: &echo }];
     let quiet = bench.in_rounds(&demo("tuning/demo-none"), planned, repeats).await?;
     bench.page_views = Some(tuning.page_views);
     let viewed = bench.in_rounds(&demo("tuning/demo-viewed"), planned, repeats).await;

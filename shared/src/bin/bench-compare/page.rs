@@ -91,14 +91,14 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
          server pinned to CPU 0** (`taskset -c 0`) and runs **`wsload` pinned to CPU 1**, so \
          the two never share a core, and stops the server afterwards. The servers run as \
          shipped, at their default log level (output to a file), with three exceptions: \
-         chapters 05-07 get `--rate-limit {lim} --rate-burst {lim}` and chapter 07 \
+         chapters 05-07 get `--rate-limit {lim} --rate-burst {lim}` and chapter 08 \
          `--max-connections {cap}` (above every run's count), because these benchmarks \
          measure the server and not its limits, and chapters 06 and 07 get an \
          `--admin-listen` port of their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
          `--no-welcome`, to the others with the JSON envelope, and to the ceiling with \
          `--protocol tcp`: the bytes a WebSocket client would send for the same message (a \
          masked binary frame), echoed back byte for byte by `tcp-echo`, which sets \
-         `TCP_NODELAY` and listens with an accept queue of 4096, as chapter 07 does.\n\n\
+         `TCP_NODELAY` and listens with an accept queue of 4096, as chapter 08 does.\n\n\
          Server CPU is the server's user + system time (`/proc/PID/stat`, 10 ms ticks) over \
          the measured window, divided by the answers in it; the kernel's softirq work for \
          loopback packets is billed to no process and is not in it. **Server peak** is the most \
@@ -300,15 +300,15 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
         })
         .collect();
     steps.sort_by(|a, b| b.1.total_cmp(&a.1));
-    if let (Some(tcp), Some(ch01), Some(ch07)) = (
+    if let (Some(tcp), Some(ch01), Some(ch08)) = (
         find(rows, "tcp").and_then(|row| row.f64("/server_cpu/per_answer_us")),
         find(rows, "ch01").and_then(|row| row.f64("/server_cpu/per_answer_us")),
-        find(rows, "ch07").and_then(|row| row.f64("/server_cpu/per_answer_us")),
+        find(rows, "ch08").and_then(|row| row.f64("/server_cpu/per_answer_us")),
     ) {
         let _ = write!(
             page,
             "Per message, the ceiling's server spends {tcp:.1} µs of CPU, chapter 01 {ch01:.1} µs \
-             and chapter 07 {ch07:.1} µs."
+             and chapter 08 {ch08:.1} µs."
         );
         if let Some((step, cost)) = steps.first().filter(|(_, cost)| *cost > 0.0) {
             let _ =
@@ -318,11 +318,11 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
     }
     let outcome = |key| find(rows, key).and_then(|row| row.outcome.as_ref());
     if let Some(rounds) =
-        outcome("ch07").zip(outcome("tcp")).and_then(|(ch07, tcp)| round_by_round(ch07, tcp))
+        outcome("ch08").zip(outcome("tcp")).and_then(|(ch08, tcp)| round_by_round(ch08, tcp))
     {
         let _ = write!(
             page,
-            "Round by round, each of chapter 07's runs against the ceiling's run of the same \
+            "Round by round, each of chapter 08's runs against the ceiling's run of the same \
              round (a drift of the machine between rounds falls on both alike): {rounds}.\n\n"
         );
     }
@@ -377,17 +377,17 @@ fn idle(page: &mut String, plan: &Plan, rows: &[Row]) {
         ],
         &body,
     );
-    if let (Some(ch06), Some(ch07)) = (
+    if let (Some(ch06), Some(ch08)) = (
         find(rows, "ch06").and_then(|row| row.f64("/server_rss/per_connection_kib")),
-        find(rows, "ch07").and_then(|row| row.f64("/server_rss/per_connection_kib")),
+        find(rows, "ch08").and_then(|row| row.f64("/server_rss/per_connection_kib")),
     ) {
         let _ = write!(
             page,
             "Chapters 01-06 accept with tungstenite's default configuration, whose read buffer \
              is 128 KiB, allocated up front and zero-filled before the first read: chapter 06 \
-             holds {ch06:.1} KiB per connection. Chapter 07 keeps a 256-byte buffer, reads in \
+             holds {ch06:.1} KiB per connection. Chapter 08 keeps a 256-byte buffer, reads in \
              bursts through a buffer shared by the thread, and keeps every session's task small: \
-             {ch07:.1} KiB. The tuning steps below measure the read path alone.\n\n"
+             {ch08:.1} KiB. The tuning steps below measure the read path alone.\n\n"
         );
     }
 }
@@ -402,7 +402,7 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
          does not reach a member counts as lost. Chapters 01-02 have no rooms: no row. The \
          ceiling is `tcp-echo --fanout {}`: every {}-byte message the publisher writes is \
          written to every other connection, through a bounded queue per member, with no \
-         WebSocket framing, no JSON and no session (about the size of chapter 07's delivery \
+         WebSocket framing, no JSON and no session (about the size of chapter 08's delivery \
          frames; the frames column shows what each server wrote).\n\n\
          Every server is offered the same deliveries a second, so a server that keeps up \
          delivers as many as the ceiling; what differs is what each delivery costs. The \
@@ -556,12 +556,12 @@ fn per_conn(outcome: &Outcome) -> Option<f64> {
     outcome.f64("/server_rss/per_connection_kib")
 }
 
-/// How far apart two measurements of the same server came in this run: chapter 07's echo row
+/// How far apart two measurements of the same server came in this run: chapter 08's echo row
 /// and the tuning run with its default read path. Returns the threshold to call a change
 /// noise, and the two rates when both were measured.
 fn noise_floor(tuning: &TuningResults, echo_rows: Option<&[Row]>) -> (f64, Option<(f64, f64)>) {
     let row =
-        echo_rows.and_then(|rows| find(rows, "ch07")).and_then(|row| row.f64("/messages/per_sec"));
+        echo_rows.and_then(|rows| find(rows, "ch08")).and_then(|row| row.f64("/messages/per_sec"));
     let tuned = tuning
         .read_paths
         .iter()
@@ -604,15 +604,15 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     let t = &plan.tuning;
     let _ = write!(
         page,
-        "## Chapter 07 tuning steps\n\n\
-         Chapter 07's options, each measured before and after on the same load, in the same \
-         run, every time on a fresh `ch07-high-concurrency` with its limits lifted as above."
+        "## Chapter 08 tuning steps\n\n\
+         Chapter 08's options, each measured before and after on the same load, in the same \
+         run, every time on a fresh `ch08-high-concurrency` with its limits lifted as above."
     );
     let (noise, twice) = noise_floor(tuning, echo_rows);
     if let Some((a, b)) = twice {
         let _ = write!(
             page,
-            " Chapter 07 with its defaults was measured twice on the echo load in this run (its \
+            " Chapter 08 with its defaults was measured twice on the echo load in this run (its \
              row in the echo table, and the default read path below): {} and {} msgs/s, {} \
              apart. That is this machine's noise, so below, a throughput change smaller than \
              {:.1} % is called noise, not a win or a loss.",
@@ -631,7 +631,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
          tungstenite gives every connection a read buffer of `--read-buffer` bytes for its \
          whole life, allocated up front and zero-filled before each read, and that size also \
          caps how much one read takes. *Straight* reads from the socket into that buffer; *on \
-         demand* (`socket.rs`, chapter 07's default) reads in bursts of up to 64 KiB into a \
+         demand* (`socket.rs`, chapter 08's default) reads in bursts of up to 64 KiB into a \
          buffer shared by the thread, and a connection keeps only what tungstenite has not \
          taken yet, freed once taken. Memory: {} idle connections held {} with \
          `--heartbeat-interval {}`, so every connection's read path runs (a ping out, a pong \
@@ -817,7 +817,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     let _ = write!(
         page,
         "### The demo page costs the WebSocket path nothing\n\n\
-         The echo load above against chapter 07 with its defaults, twice, back to back: once \
+         The echo load above against chapter 08 with its defaults, twice, back to back: once \
          alone, once while this program loads the demo page (`GET /` on the admin listener, \
          the page a browser gets) {} a second for the whole run.\n\n",
         match t.page_views {
@@ -853,7 +853,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     let _ = write!(
         page,
         "### Chapter 06 → 07 on the echo path\n\n\
-         Chapter 07 registers its metric handles once instead of looking them up per message, \
+         Chapter 08 registers its metric handles once instead of looking them up per message, \
          sets `TCP_NODELAY`, keeps its session futures small, and reads through the path \
          above instead of tungstenite's default 128 KiB buffer, which chapter 06 uses \
          (tungstenite zero-fills the free part of the buffer before every read, so its size \
@@ -861,7 +861,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
          is measured together, as the difference between the chapters' echo rows.\n\n"
     );
     let mut body = Vec::new();
-    for key in ["ch06", "ch07"] {
+    for key in ["ch06", "ch08"] {
         if let Some(row) = echo_rows.and_then(|rows| find(rows, key)) {
             body.push(vec![
                 title(row),
@@ -874,7 +874,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     }
     for run in &tuning.read_paths {
         body.push(vec![
-            marked(format!("ch07 {}", run.path.label()), [&run.echo]),
+            marked(format!("ch08 {}", run.path.label()), [&run.echo]),
             int(run.echo.f64("/messages/per_sec")),
             int_u(run.echo.u64("/latency_us/p50")),
             int_u(run.echo.u64("/latency_us/p99")),
@@ -883,7 +883,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     }
     table(page, &["server", "echo msgs/s", "p50 µs", "p99 µs", "server CPU µs/msg"], &body);
     let ch = |key| echo_rows.and_then(|rows| find(rows, key));
-    if let (Some(six), Some(seven)) = (ch("ch06"), ch("ch07")) {
+    if let (Some(six), Some(seven)) = (ch("ch06"), ch("ch08")) {
         if let (Some(a), Some(b), Some(ca), Some(cb)) = (
             six.f64("/messages/per_sec"),
             seven.f64("/messages/per_sec"),
@@ -898,7 +898,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
                 change(ca, cb),
                 if relative(a, b).abs() < noise { ", within noise for throughput" } else { "" },
             );
-            // Chapter 07 with chapter 06's buffer: what the rest of the changes are worth.
+            // Chapter 08 with chapter 06's buffer: what the rest of the changes are worth.
             let same_buffer = tuning
                 .read_paths
                 .iter()
@@ -907,7 +907,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             if let Some(c128) = same_buffer {
                 let _ = write!(
                     page,
-                    " With chapter 06's 128 KiB buffer read straight, chapter 07 spends {c128:.2} \
+                    " With chapter 06's 128 KiB buffer read straight, chapter 08 spends {c128:.2} \
                      µs per message: {} against chapter 06, which is what the metric handles, \
                      `TCP_NODELAY` and the rest of the chapter's changes are worth together; \
                      the read path accounts for the other {} from there to {cb:.2} µs.",
@@ -959,7 +959,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
     if let Some(kib) = per_conn(many).filter(|kib| *kib > 3.0) {
         lost.push(format!(
             "- With the defaults the server needs {kib:.2} KiB per connection: over the 3 KiB \
-             target (see chapter 07's page for where it goes)."
+             target (see chapter 08's page for where it goes)."
         ));
     }
     page.push_str("### What did not win\n\n");

@@ -12,13 +12,13 @@ pub(crate) const PACKAGES: [&str; 8] = [
     "ch04-heartbeat",
     "ch05-handler-chain",
     "ch06-instrumentation",
-    "ch07-high-concurrency",
+    "ch08-high-concurrency",
 ];
 
 /// One row of the tables: a server and how wsload talks to it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServerSpec {
-    /// Short name: `tcp`, `ch01` ... `ch07`.
+    /// Short name: `tcp`, `ch01` ... `ch08`.
     pub(crate) key: &'static str,
     /// What the row is, for the tables.
     pub(crate) title: &'static str,
@@ -32,7 +32,7 @@ pub(crate) struct ServerSpec {
     /// It limits each session's message rate (chapters 05 on): lifted for the benchmarks, which
     /// measure the server, not the limiter's refusals.
     pub(crate) rate_limited: bool,
-    /// It caps its connections (chapter 07 on): lifted above every run's count.
+    /// It caps its connections (chapter 08 on): lifted above every run's count.
     pub(crate) capped: bool,
     /// It has an admin listener (chapters 06 on), which gets a port of its own.
     pub(crate) admin: bool,
@@ -71,10 +71,10 @@ const fn chapter(
 
 pub(crate) const CH06: ServerSpec =
     chapter("ch06", "ch06 instrumentation", "ch06-instrumentation", 6);
-pub(crate) const CH07: ServerSpec =
-    chapter("ch07", "ch07 high concurrency", "ch07-high-concurrency", 7);
+pub(crate) const CH08: ServerSpec =
+    chapter("ch08", "ch08 high concurrency", "ch08-high-concurrency", 7);
 
-/// How chapter 07 reads (`--read-buffer`, `--read-on-demand`).
+/// How chapter 08 reads (`--read-buffer`, `--read-on-demand`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReadPath {
     pub(crate) buffer: usize,
@@ -82,7 +82,7 @@ pub(crate) struct ReadPath {
 }
 
 impl ReadPath {
-    /// Chapter 07's defaults (chapters/07-high-concurrency/src/config.rs): its echo row and the
+    /// Chapter 08's defaults (chapters/08-high-concurrency/src/config.rs): its echo row and the
     /// tuning run with this path measure the same server twice.
     pub(crate) const DEFAULT: Self = Self { buffer: 256, on_demand: true };
 
@@ -104,7 +104,7 @@ impl ReadPath {
     }
 }
 
-/// The size of the ceiling's fan-out messages (`tcp-echo --fanout`): about what chapter 07
+/// The size of the ceiling's fan-out messages (`tcp-echo --fanout`): about what chapter 08
 /// writes for one delivery in the broadcast runs (wsload reports 91-102 bytes there, as the
 /// ids and timestamps grow).
 pub(crate) const FANOUT_MESSAGE: usize = 100;
@@ -118,7 +118,7 @@ pub(crate) const SERVERS: [ServerSpec; 8] = [
     chapter("ch04", "ch04 heartbeat", "ch04-heartbeat", 4),
     chapter("ch05", "ch05 handler chain", "ch05-handler-chain", 5),
     CH06,
-    CH07,
+    CH08,
 ];
 
 /// Messages a second each session may send, and in a burst, where a chapter limits them: far
@@ -201,7 +201,7 @@ pub(crate) struct Churn {
     pub(crate) duration: Duration,
 }
 
-/// Chapter 07's tuning steps, each on fresh servers.
+/// Chapter 08's tuning steps, each on fresh servers.
 #[derive(Debug, Clone)]
 pub(crate) struct Tuning {
     /// Read paths: idle memory (with heartbeats) and echo throughput, small and large, for each.
@@ -220,7 +220,7 @@ pub(crate) struct Tuning {
     /// Many connections held with heartbeats, at these read buffers.
     pub(crate) many_connections: usize,
     pub(crate) many_hold: Duration,
-    /// Demo-page loads a second on the admin listener during an echo run (chapter 07's page
+    /// Demo-page loads a second on the admin listener during an echo run (chapter 08's page
     /// must cost the WebSocket path nothing measurable).
     pub(crate) page_views: u32,
 }
