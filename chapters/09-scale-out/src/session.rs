@@ -101,7 +101,8 @@ fn write_error(error: &tungstenite::Error) -> CloseReason {
 }
 
 // ANCHOR: run
-/// Serves one upgraded connection until it ends.
+/// Serves one upgraded connection until it ends. `authenticated`: the upgrade carried a valid
+/// token (`--auth-at-upgrade`).
 ///
 /// Not an `async fn`: an `async fn` moves each argument into a local of its own, and an
 /// argument still in use after an `.await` then has two slots in the future, one of them dead.
@@ -202,6 +203,7 @@ struct Link<'a> {
 
 impl Link<'_> {
     // ANCHOR: serve_frames
+    // ANCHOR: serve_loop
     async fn serve(&mut self) -> CloseReason {
         // In a block of its own, so that the message is not kept in the future's state for the
         // session's whole life.
@@ -242,6 +244,7 @@ impl Link<'_> {
             }
         }
     }
+    // ANCHOR_END: serve_loop
 
     /// A frame from the peer (or the end of its stream): a text frame goes through the chain.
     fn on_frame(&mut self, received: Option<Result<Message, tungstenite::Error>>) -> Step {

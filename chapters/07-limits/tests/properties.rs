@@ -1,0 +1,98 @@
+//! Property tests: no input, however strange, panics the decoder or the chain.
+//!
+//! A panic would be caught and answered `internal`, so "never panics" is checked as "never
+//! answers `internal`" (and the test would also fail on an uncaught panic).
+
+use ch07_limits::{
+    Config, Registry, app,
+    protocol::{self, ErrorCode, ServerMessage},
+    registry,
+    state::SessionState,
+};
+use proptest::{collection, prelude::*};
+use serde_json::{Map, Value};
+
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,80}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            collection::btree_map(".{0,10}", inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// Objects that look like requests: a known or random type, the fields handlers read, and noise.
+fn envelope() -> impl Strategy<Value = Value> {
+    let kind = prop_oneof![
+        Just("echo".to_owned()),
+        Just("auth".to_owned()),
+        Just("join".to_owned()),
+        Just("leave".to_owned()),
+        Just("publish".to_owned()),
+        Just("direct".to_owned()),
+        ".{0,12}",
+    ];
+    let field = prop_oneof![
+        Just("room"),
+        Just("data"),
+        Just("to"),
+        Just("token"),
+        Just("id"),
+        Just("type")
+    ];
+    let fields = collection::btree_map(field.prop_map(str::to_owned), json(), 0..5);
+    (kind, proptest::option::of(".{0,70}"), fields).prop_map(|(kind, id, fields)| {
+        let mut object: Map<String, Value> = fields.into_iter().collect();
+        object.insert("type".into(), Value::String(kind));
+        if let Some(id) = id {
+            object.insert("id".into(), Value::String(id));
+        }
+        Value::Object(object)
+    })
+}
+
+/// Runs one frame through the standard chain, as a fresh session would.
+fn dispatch(text: &str) -> ServerMessage {
+    let config = Config::default();
+    let chain = app::standard_chain(&config);
+    let registry = Registry::new();
+    let (outbound, _queue) = registry::queue(8);
+    let registration = registry.register(outbound, Default::default());
+    let mut state = SessionState::new(&config);
+    chain.dispatch(registration.id(), &registry, &mut state, text)
+}
+
+fn assert_contained(reply: &ServerMessage) {
+    if let ServerMessage::Error { code: ErrorCode::Internal, message, .. } = reply {
+        panic!("the chain failed internally: {message}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in collection::vec(any::<u8>(), 0..512)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = protocol::decode(&text);
+        assert_contained(&dispatch(&text));
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(value in json()) {
+        assert_contained(&dispatch(&value.to_string()));
+    }
+
+    #[test]
+    fn arbitrary_requests_never_panic(value in envelope()) {
+        assert_contained(&dispatch(&value.to_string()));
+    }
+}
