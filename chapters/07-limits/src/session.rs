@@ -184,7 +184,7 @@ struct Link<'a> {
 }
 
 impl Link<'_> {
-    // ANCHOR: serve_frames
+    // ANCHOR: serve_loop
     async fn serve(&mut self) -> CloseReason {
         let welcome = ServerMessage::Welcome { session: self.session.to_string() };
         let welcome = self.outgoing(welcome.kind(), Utf8Bytes::from(protocol::encode(&welcome)));
@@ -217,6 +217,7 @@ impl Link<'_> {
             }
         }
     }
+    // ANCHOR_END: serve_loop
 
     /// A frame from the peer (or the end of its stream): a text frame goes through the chain.
     fn on_frame(&mut self, received: Option<Result<Message, tungstenite::Error>>) -> Step {
@@ -285,7 +286,6 @@ impl Link<'_> {
             End::Stop(reason) => self.stop(reason).await,
         }
     }
-    // ANCHOR_END: serve_frames
 
     fn binary(&mut self, len: usize) -> ServerMessage {
         self.counts.received += 1;

@@ -110,6 +110,9 @@ async fn upgrade(
     Some((ws, upgrade.authenticated))
 }
 
+// ANCHOR_END: connection
+
+// ANCHOR: handshake
 /// The upgrade, within the handshake deadline.
 #[allow(clippy::result_large_err)] // the callback's signature is tungstenite's
 async fn handshake(
@@ -146,7 +149,7 @@ async fn refuse(mut stream: TcpStream, refusal: Refusal) {
             .await;
     }
 }
-// ANCHOR_END: connection
+// ANCHOR_END: handshake
 
 // ANCHOR: refusal
 /// Why a connection did not become a session, and what HTTP answer (if any) we still owe it.
@@ -247,6 +250,7 @@ impl<'a> Upgrade<'a> {
         }
         Ok(response)
     }
+    // ANCHOR_END: upgrade_checks
 
     fn refuse(
         &mut self,
@@ -266,6 +270,7 @@ impl<'a> Upgrade<'a> {
     }
 }
 
+// ANCHOR: upgrade_token
 /// `Authorization: Bearer <token>`, or `?token=<token>` for browsers (which cannot set headers
 /// on a WebSocket).
 fn upgrade_token(request: &Request) -> Option<&str> {
@@ -275,4 +280,4 @@ fn upgrade_token(request: &Request) -> Option<&str> {
     }
     request.uri().query()?.split('&').find_map(|pair| pair.strip_prefix("token="))
 }
-// ANCHOR_END: upgrade_checks
+// ANCHOR_END: upgrade_token

@@ -1,6 +1,7 @@
-//! Chapter 08: the complete server. Chapter 06's server with the limits, back-pressure and
-//! shutdown a real deployment needs (connection cap, handshake deadline, size limits, slow-
-//! consumer policy, graceful shutdown) and tuned for many connections, each step measured.
+//! Chapter 08: high-concurrency tuning, and the complete single-node server. Chapter 07's
+//! server, made cheap per connection and per message: reading on demand (`socket.rs`), small
+//! buffers and futures, queues that allocate only when used, metric handles, a one-pass
+//! decoder, spread heartbeats, a chosen allocator and runtime; each step measured.
 //!
 //! ```text
 //! transport    accept loop, HTTP upgrade, the socket           transport.rs, socket.rs

@@ -1,8 +1,8 @@
-"""Opens connections that never send a byte, to run the chapter 08 server out of file
+"""Opens connections that never send a byte, to run the chapter 07 server out of file
 descriptors, started with a small open-file limit:
 
-    (ulimit -n 64; target/release/ch08-high-concurrency --listen 127.0.0.1:9100 --admin-listen 127.0.0.1:9101)
-    python3 book/clients/ch08-idle-connections.py [PORT] [COUNT]
+    (ulimit -n 64; target/debug/ch07-limits --listen 127.0.0.1:9100 --admin-listen 127.0.0.1:9101)
+    python3 book/clients/ch07-idle-connections.py [PORT] [COUNT]
 
 Each connection is accepted by the kernel at once (it waits in the accept queue); the server
 takes what its descriptors allow, and the handshake deadline closes the idle ones.

@@ -1,6 +1,6 @@
-"""Walks the chapter 08 server through a few of its limits, started with `--max-connections 2`:
+"""Walks the chapter 07 server through a few of its limits, started with `--max-connections 2`:
 
-    python3 book/clients/ch08-client.py [ws://127.0.0.1:9000/]
+    python3 book/clients/ch07-client.py [ws://127.0.0.1:9000/]
 
 alice and bob take the two places and talk in a room; carol is refused with 503 while they are
 there; bob sends a message over the 64 KiB limit and is closed with 1009, which frees a place for
@@ -36,6 +36,7 @@ async def closed(ws, name):
           else f"{name}: connection dropped without a Close frame")
 
 
+# ANCHOR: main
 async def main():
     alice = await websockets.connect(URL)
     bob = await websockets.connect(URL)
@@ -69,6 +70,8 @@ async def main():
 
     print("waiting for the server to shut down (Ctrl-C it)")
     await asyncio.gather(closed(alice, "alice"), closed(carol, "carol"))
+
+# ANCHOR_END: main
 
 
 asyncio.run(main())
