@@ -20,6 +20,7 @@ struct Cli {
     worker_threads: Option<usize>,
 }
 
+// ANCHOR: allocator
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -27,7 +28,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// ANCHOR_END: allocator
 
+// ANCHOR: runtime
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Built by hand rather than by `#[tokio::main]`, so that its shape is an option (measured
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<()> {
     }
     runtime.enable_all().build().context("start the runtime")?.block_on(run(cli))
 }
+// ANCHOR_END: runtime
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let log = shared::logging::init(env!("CARGO_CRATE_NAME"), &cli.server);

@@ -95,6 +95,7 @@ pub fn describe() {
 
 // ANCHOR: recording
 // ANCHOR: handles
+// ANCHOR: metrics_struct
 /// Handles to every series, registered once when the server starts. Recording through a
 /// handle is an atomic operation; through the `counter!` macro it first hashes the key and
 /// looks it up in the recorder's registry, which costs more than the chain itself (chapter
@@ -117,7 +118,9 @@ pub struct Metrics {
     sessions: Gauge,
     rooms: Gauge,
 }
+// ANCHOR_END: metrics_struct
 
+// ANCHOR: labeled
 /// One handle per value of a label, for a closed set of values. Looked up on every message, so
 /// with foldhash rather than std's SipHash: the map is built at start-up and never stores a
 /// key a client chose, so SipHash's defence against colliding keys buys nothing here.
@@ -148,6 +151,7 @@ impl Labeled<Counter> {
         }
     }
 }
+// ANCHOR_END: labeled
 
 impl Labeled<Histogram> {
     fn record(&self, value: &'static str, sample: f64) {

@@ -38,11 +38,13 @@ pub type Outbound = flume::Sender<Outgoing>;
 /// The receiving half, drained by the session.
 pub type Inbox = flume::Receiver<Outgoing>;
 
+// ANCHOR: queue
 /// A session's bounded outbound queue. flume's allocates room for messages only when they are
 /// queued; tokio's mpsc allocates a block of 32 slots up front, 2 KiB for every idle session.
 pub fn queue(capacity: usize) -> (Outbound, Inbox) {
     flume::bounded(capacity)
 }
+// ANCHOR_END: queue
 
 /// One queued message: an encoded text frame whose bytes are shared (reference-counted) by
 /// every recipient of the same message, and its type, for metrics.

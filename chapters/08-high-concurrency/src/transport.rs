@@ -93,6 +93,7 @@ fn is_out_of_descriptors(error: &io::Error) -> bool {
 }
 
 // ANCHOR: connection
+// ANCHOR: connection_future
 /// A connection's whole life: the upgrade, then the session.
 ///
 /// Every idle connection's task holds this future, so it is kept small: the upgrade is boxed
@@ -135,6 +136,7 @@ async fn upgrade(
     let ws = WebSocketStream::from_raw_socket(socket, Role::Server, config).await;
     Some((ws, upgrade.authenticated))
 }
+// ANCHOR_END: connection_future
 
 /// The upgrade, within the handshake deadline.
 #[allow(clippy::result_large_err)] // the callback's signature is tungstenite's

@@ -22,6 +22,7 @@ use tokio::{
     net::TcpStream,
 };
 
+// ANCHOR: socket_burst
 /// The largest read one system call makes.
 const BURST: usize = 64 * 1024;
 
@@ -63,7 +64,9 @@ impl Socket {
         })
     }
 }
+// ANCHOR_END: socket_burst
 
+// ANCHOR: socket_read
 impl AsyncRead for Socket {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -87,6 +90,7 @@ impl AsyncRead for Socket {
         Poll::Ready(Ok(()))
     }
 }
+// ANCHOR_END: socket_read
 // ANCHOR_END: socket
 
 impl AsyncWrite for Socket {
