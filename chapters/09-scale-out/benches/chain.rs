@@ -1,4 +1,4 @@
-//! What the chain costs per message. `cargo bench -p ch05-handler-chain --bench chain`
+//! What the chain costs per message. `cargo bench -p ch09-scale-out --bench chain`
 //!
 //! The names (`chain/dispatch/...`, `envelope/...`) are the same in every later chapter, so
 //! the numbers compare across chapters.

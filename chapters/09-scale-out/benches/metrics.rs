@@ -1,4 +1,4 @@
-//! What recording metrics costs on the hot path. `cargo bench -p ch08-high-concurrency --bench metrics`
+//! What recording metrics costs on the hot path. `cargo bench -p ch09-scale-out --bench metrics`
 //!
 //! The same names as chapter 06's bench: there every call went through the `counter!` /
 //! `histogram!` macros; here through handles registered once ([`Metrics`]).
