@@ -197,7 +197,7 @@ mod tests {
         draw(&results, &path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
-        for text in ["Echo: messages per second", "ch08", "8000", "2.5", "1234"] {
+        for text in ["Echo: messages per second", "ch07", "ch08", "9000", "2.5", "1234"] {
             assert!(svg.contains(text), "{text} missing");
         }
         assert_eq!(short(1_234_567.0), "1.23M");

@@ -8,7 +8,7 @@ use crate::{
     measure::{
         self, DISTURBED, LogEntry, Outcome, ReadPathRun, RoomRows, Row, TuningResults, thousands,
     },
-    plan::{self, Plan, ReadPath, duration_arg},
+    plan::{self, Plan, ReadPath, ServerSpec, duration_arg},
     procs::Machine,
 };
 
@@ -91,10 +91,10 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
          server pinned to CPU 0** (`taskset -c 0`) and runs **`wsload` pinned to CPU 1**, so \
          the two never share a core, and stops the server afterwards. The servers run as \
          shipped, at their default log level (output to a file), with three exceptions: \
-         chapters 05-07 get `--rate-limit {lim} --rate-burst {lim}` and chapter 08 \
+         {rate_limited} get `--rate-limit {lim} --rate-burst {lim}` and {capped} \
          `--max-connections {cap}` (above every run's count), because these benchmarks \
-         measure the server and not its limits, and chapters 06 and 07 get an \
-         `--admin-listen` port of their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
+         measure the server and not its limits, and {admin} get an `--admin-listen` port of \
+         their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
          `--no-welcome`, to the others with the JSON envelope, and to the ceiling with \
          `--protocol tcp`: the bytes a WebSocket client would send for the same message (a \
          masked binary frame), echoed back byte for byte by `tcp-echo`, which sets \
@@ -122,6 +122,9 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
         took.as_secs_f64(),
         lim = "1000000",
         cap = plan::MAX_CONNECTIONS,
+        rate_limited = chapters_where(|server| server.rate_limited),
+        capped = chapters_where(|server| server.capped),
+        admin = chapters_where(|server| server.admin),
     );
 }
 
@@ -221,6 +224,23 @@ fn find<'a>(rows: &'a [Row], key: &str) -> Option<&'a Row> {
     rows.iter().find(|row| row.server.key == key)
 }
 
+/// The chapters whose server `has` something, for the prose: `chapter 08`, `chapters 07 and
+/// 08`, `chapters 05-08` (the flags hold from some chapter on). Read from the plan, so that the
+/// page names the chapters the run really treated that way.
+fn chapters_where(has: impl Fn(&ServerSpec) -> bool) -> String {
+    let numbers: Vec<&str> = plan::SERVERS
+        .iter()
+        .filter(|server| has(server))
+        .filter_map(|server| server.key.strip_prefix("ch"))
+        .collect();
+    match numbers.as_slice() {
+        [] => "no chapter".to_owned(),
+        [one] => format!("chapter {one}"),
+        [first, second] => format!("chapters {first} and {second}"),
+        [first, .., last] => format!("chapters {first}-{last}"),
+    }
+}
+
 fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
     let echo = &plan.echo;
     let _ = write!(
@@ -235,9 +255,9 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
          highest of the {} runs (a run that another program disturbed is run again and left \
          out, see the run log), which is how far this shared virtual machine's results move \
          from one run to the next. `--size` is the payload: chapter 01 and the ceiling send \
-         exactly that; the JSON envelope of chapters 02-07 cannot be smaller than its own \
-         fields and the message id, so theirs are larger (the bytes column). Latencies are \
-         round trips in microseconds.\n\n",
+         exactly that; the JSON envelope of {} cannot be smaller than its own fields and the \
+         message id, so theirs are larger (the bytes column). Latencies are round trips in \
+         microseconds.\n\n",
         echo.connections,
         echo.size,
         duration_arg(echo.warmup),
@@ -245,6 +265,7 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
         echo.repeats,
         measure::echo_args(plan).join(" "),
         echo.repeats,
+        chapters_where(|server| server.protocol == "envelope"),
     );
     let ceiling = find(rows, "tcp").and_then(|row| row.f64("/messages/per_sec"));
     let body: Vec<Vec<String>> = rows
@@ -377,17 +398,19 @@ fn idle(page: &mut String, plan: &Plan, rows: &[Row]) {
         ],
         &body,
     );
-    if let (Some(ch06), Some(ch08)) = (
-        find(rows, "ch06").and_then(|row| row.f64("/server_rss/per_connection_kib")),
-        find(rows, "ch08").and_then(|row| row.f64("/server_rss/per_connection_kib")),
-    ) {
+    let kib = |key| find(rows, key).and_then(|row| row.f64("/server_rss/per_connection_kib"));
+    if let (Some(ch06), Some(ch08)) = (kib("ch06"), kib("ch08")) {
+        let ch07 = kib("ch07")
+            .map(|ch07| format!(", and chapter 07, with its limits, {ch07:.1} KiB"))
+            .unwrap_or_default();
         let _ = write!(
             page,
-            "Chapters 01-06 accept with tungstenite's default configuration, whose read buffer \
-             is 128 KiB, allocated up front and zero-filled before the first read: chapter 06 \
-             holds {ch06:.1} KiB per connection. Chapter 08 keeps a 256-byte buffer, reads in \
-             bursts through a buffer shared by the thread, and keeps every session's task small: \
-             {ch08:.1} KiB. The tuning steps below measure the read path alone.\n\n"
+            "Chapters 01-07 read through tungstenite's default read buffer, 128 KiB, allocated \
+             up front and zero-filled before the first read (chapter 07 sets only the size \
+             limits of its configuration): chapter 06 holds {ch06:.1} KiB per connection{ch07}. \
+             Chapter 08 keeps a 256-byte buffer, reads in bursts through a buffer shared by the \
+             thread, and keeps every session's task small: {ch08:.1} KiB. The tuning steps below \
+             measure the read path alone.\n\n"
         );
     }
 }
@@ -849,19 +872,24 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             write!(page, "Echo throughput with the page loaded: {} ({verdict}).\n\n", change(a, b));
     }
 
-    // Chapter 06 -> 07.
+    // Chapter 06 -> 07 -> 08: what the limits cost, then what the tuning wins.
     let _ = write!(
         page,
-        "### Chapter 06 → 07 on the echo path\n\n\
-         Chapter 08 registers its metric handles once instead of looking them up per message, \
-         sets `TCP_NODELAY`, keeps its session futures small, and reads through the path \
-         above instead of tungstenite's default 128 KiB buffer, which chapter 06 uses \
-         (tungstenite zero-fills the free part of the buffer before every read, so its size \
-         is paid per read, not only per connection). Only the read path has flags; the rest \
-         is measured together, as the difference between the chapters' echo rows.\n\n"
+        "### Chapter 06 → 07 → 08 on the echo path\n\n\
+         Two steps lie between chapter 06 and the complete server, and this run measures them \
+         apart. Chapter 07 adds the limits: a connection cap, a deadline and checks at the \
+         upgrade, size limits, the slow-consumer policy, strikes for abuse and a graceful \
+         shutdown, with the rate limit and the cap lifted as above; what they cost on the echo \
+         path is the first step. Chapter 08 then tunes: it registers its metric handles once \
+         instead of looking them up per message, sets `TCP_NODELAY`, keeps its session futures \
+         small, and reads through the path above instead of tungstenite's default 128 KiB \
+         buffer, which chapters 06 and 07 use (tungstenite zero-fills the free part of the \
+         buffer before every read, so its size is paid per read, not only per connection). \
+         Only the read path has flags; the rest of the tuning is measured together, as the \
+         difference between chapter 07's and chapter 08's echo rows.\n\n"
     );
     let mut body = Vec::new();
-    for key in ["ch06", "ch08"] {
+    for key in ["ch06", "ch07", "ch08"] {
         if let Some(row) = echo_rows.and_then(|rows| find(rows, key)) {
             body.push(vec![
                 title(row),
@@ -882,41 +910,50 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         ]);
     }
     table(page, &["server", "echo msgs/s", "p50 µs", "p99 µs", "server CPU µs/msg"], &body);
-    let ch = |key| echo_rows.and_then(|rows| find(rows, key));
-    if let (Some(six), Some(seven)) = (ch("ch06"), ch("ch08")) {
-        if let (Some(a), Some(b), Some(ca), Some(cb)) = (
-            six.f64("/messages/per_sec"),
-            seven.f64("/messages/per_sec"),
-            six.f64("/server_cpu/per_answer_us"),
-            seven.f64("/server_cpu/per_answer_us"),
-        ) {
+    // A chapter's echo rate and server CPU per message.
+    let echo_of = |key: &str| -> Option<(f64, f64)> {
+        let row = echo_rows.and_then(|rows| find(rows, key))?;
+        row.f64("/messages/per_sec").zip(row.f64("/server_cpu/per_answer_us"))
+    };
+    let step = |what: &str, from: &str, to: &str| {
+        let ((a, ca), (b, cb)) = echo_of(from).zip(echo_of(to))?;
+        Some(format!(
+            "From chapter {} to {} ({what}): throughput {}, server CPU per message {} \
+             ({ca:.2} → {cb:.2} µs){}.",
+            &from[2..],
+            &to[2..],
+            change(a, b),
+            change(ca, cb),
+            if relative(a, b).abs() < noise { ", within noise for throughput" } else { "" },
+        ))
+    };
+    let steps: Vec<String> =
+        [step("the limits", "ch06", "ch07"), step("the tuning", "ch07", "ch08")]
+            .into_iter()
+            .flatten()
+            .collect();
+    if !steps.is_empty() {
+        page.push_str(&steps.join(" "));
+        // Chapter 08 with chapter 07's buffer: what the rest of the tuning is worth.
+        let same_buffer = tuning
+            .read_paths
+            .iter()
+            .find(|run| run.path.buffer == 128 * 1024 && !run.path.on_demand)
+            .and_then(|run| run.echo.f64("/server_cpu/per_answer_us"));
+        if let (Some((_, c07)), Some((_, c08)), Some(c128)) =
+            (echo_of("ch07"), echo_of("ch08"), same_buffer)
+        {
             let _ = write!(
                 page,
-                "From chapter 06 to 07: throughput {}, server CPU per message {} ({ca:.2} → \
-                 {cb:.2} µs){}.",
-                change(a, b),
-                change(ca, cb),
-                if relative(a, b).abs() < noise { ", within noise for throughput" } else { "" },
+                " With chapter 07's 128 KiB buffer read straight, chapter 08 spends {c128:.2} µs \
+                 per message: {} against chapter 07, which is what the metric handles, \
+                 `TCP_NODELAY` and the rest of the tuning are worth together; the read path \
+                 accounts for the other {} from there to {c08:.2} µs.",
+                change(c07, c128),
+                change(c128, c08),
             );
-            // Chapter 08 with chapter 06's buffer: what the rest of the changes are worth.
-            let same_buffer = tuning
-                .read_paths
-                .iter()
-                .find(|run| run.path.buffer == 128 * 1024 && !run.path.on_demand)
-                .and_then(|run| run.echo.f64("/server_cpu/per_answer_us"));
-            if let Some(c128) = same_buffer {
-                let _ = write!(
-                    page,
-                    " With chapter 06's 128 KiB buffer read straight, chapter 08 spends {c128:.2} \
-                     µs per message: {} against chapter 06, which is what the metric handles, \
-                     `TCP_NODELAY` and the rest of the chapter's changes are worth together; \
-                     the read path accounts for the other {} from there to {cb:.2} µs.",
-                    change(ca, c128),
-                    change(c128, cb),
-                );
-            }
-            page.push_str("\n\n");
         }
+        page.push_str("\n\n");
     }
 
     // What did not win.
@@ -1024,5 +1061,15 @@ mod tests {
         assert_eq!(round_by_round(&row, &ceiling).unwrap(), "0.90×, 0.80×, 0.90×: median 0.90×");
         assert_eq!(range(Some(&row)), "180–216");
         assert_eq!(round_by_round(&runs(&[1.0]), &runs(&[1.0])), None);
+    }
+
+    #[test]
+    fn the_prose_names_the_chapters_the_plan_treats_alike() {
+        assert_eq!(chapters_where(|server| server.rate_limited), "chapters 05-08");
+        assert_eq!(chapters_where(|server| server.capped), "chapters 07 and 08");
+        assert_eq!(chapters_where(|server| server.admin), "chapters 06-08");
+        assert_eq!(chapters_where(|server| server.protocol == "envelope"), "chapters 02-08");
+        assert_eq!(chapters_where(|server| server.protocol == "raw"), "chapter 01");
+        assert_eq!(chapters_where(|server| server.protocol == "none"), "no chapter");
     }
 }

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 /// Every package whose binaries a comparison runs.
-pub(crate) const PACKAGES: [&str; 8] = [
+pub(crate) const PACKAGES: [&str; 9] = [
     "shared",
     "ch01-raw-echo",
     "ch02-layering",
@@ -12,6 +12,7 @@ pub(crate) const PACKAGES: [&str; 8] = [
     "ch04-heartbeat",
     "ch05-handler-chain",
     "ch06-instrumentation",
+    "ch07-limits",
     "ch08-high-concurrency",
 ];
 
@@ -32,7 +33,7 @@ pub(crate) struct ServerSpec {
     /// It limits each session's message rate (chapters 05 on): lifted for the benchmarks, which
     /// measure the server, not the limiter's refusals.
     pub(crate) rate_limited: bool,
-    /// It caps its connections (chapter 08 on): lifted above every run's count.
+    /// It caps its connections (chapters 07 on): lifted above every run's count.
     pub(crate) capped: bool,
     /// It has an admin listener (chapters 06 on), which gets a port of its own.
     pub(crate) admin: bool,
@@ -71,8 +72,9 @@ const fn chapter(
 
 pub(crate) const CH06: ServerSpec =
     chapter("ch06", "ch06 instrumentation", "ch06-instrumentation", 6);
+pub(crate) const CH07: ServerSpec = chapter("ch07", "ch07 limits", "ch07-limits", 7);
 pub(crate) const CH08: ServerSpec =
-    chapter("ch08", "ch08 high concurrency", "ch08-high-concurrency", 7);
+    chapter("ch08", "ch08 high concurrency", "ch08-high-concurrency", 8);
 
 /// How chapter 08 reads (`--read-buffer`, `--read-on-demand`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +112,7 @@ impl ReadPath {
 pub(crate) const FANOUT_MESSAGE: usize = 100;
 
 /// The rows, top to bottom.
-pub(crate) const SERVERS: [ServerSpec; 8] = [
+pub(crate) const SERVERS: [ServerSpec; 9] = [
     TCP,
     chapter("ch01", "ch01 raw echo", "ch01-raw-echo", 1),
     chapter("ch02", "ch02 layering", "ch02-layering", 2),
@@ -118,6 +120,7 @@ pub(crate) const SERVERS: [ServerSpec; 8] = [
     chapter("ch04", "ch04 heartbeat", "ch04-heartbeat", 4),
     chapter("ch05", "ch05 handler chain", "ch05-handler-chain", 5),
     CH06,
+    CH07,
     CH08,
 ];
 
