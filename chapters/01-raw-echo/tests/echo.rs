@@ -2,18 +2,21 @@
 
 use std::net::SocketAddr;
 
-use shared::{capture, client::TestClient};
+use test_support::{capture, client::TestClient};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
 
+// The chapter under test: the only name that changes when the next chapter copies this file.
+use ch01_raw_echo as chapter;
+
 /// Starts the chapter's server on an ephemeral port; it runs until the test ends.
 async fn start() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(ch01_raw_echo::serve(listener, std::future::pending()));
+    tokio::spawn(chapter::serve(listener, std::future::pending()));
     addr
 }
 

@@ -3,14 +3,17 @@
 use std::net::SocketAddr;
 
 use serde_json::json;
-use shared::{capture, client::TestClient};
+use test_support::{capture, client::TestClient};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
+
+// The chapter under test: the only name that changes when the next chapter copies this file.
+use ch02_layering as chapter;
 
 async fn start() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(ch02_layering::serve(listener, std::future::pending()));
+    tokio::spawn(chapter::serve(listener, std::future::pending()));
     addr
 }
 

@@ -14,18 +14,21 @@ use std::{
     time::Duration,
 };
 
-use ch08_high_concurrency::{
+use fantoccini::{Client, ClientBuilder, Locator, wd::Capabilities};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use test_support::{helper_process::HelperProcess, http};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
+use tracing_subscriber::EnvFilter;
+
+// The chapter under test: the only name that changes when the next chapter copies this file.
+use ch08_high_concurrency as chapter;
+use chapter::{
     Config,
     admin::{self, Admin},
     app::App,
     metrics::prometheus_recorder,
 };
-use fantoccini::{Client, ClientBuilder, Locator, wd::Capabilities};
-use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::json;
-use shared::{helper_process::HelperProcess, http};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
-use tracing_subscriber::EnvFilter;
 
 /// How long any one thing may take to show up on a page.
 const WAIT: Duration = Duration::from_secs(10);
@@ -46,7 +49,7 @@ async fn start_server() -> Server {
     let shutdown = async {
         let _ = stopped.await;
     };
-    let done = tokio::spawn(ch08_high_concurrency::serve(listener, Arc::clone(&app), shutdown));
+    let done = tokio::spawn(chapter::serve(listener, Arc::clone(&app), shutdown));
 
     let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = admin_listener.local_addr().unwrap();

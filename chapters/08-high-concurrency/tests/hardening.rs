@@ -3,9 +3,8 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use ch08_high_concurrency::{Config, app::App, config::SlowConsumer};
 use serde_json::json;
-use shared::{
+use test_support::{
     capture::eventually,
     client::TestClient,
     http,
@@ -18,6 +17,13 @@ use tokio::{
     task::JoinHandle,
 };
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
+
+// The chapter under test: the only name that changes when the next chapter copies this file.
+use ch08_high_concurrency as chapter;
+use chapter::{Config, app::App, config::SlowConsumer};
+
+/// Its binary, for the tests that run it as a process of its own.
+const BIN: &str = env!("CARGO_BIN_EXE_ch08-high-concurrency");
 
 const MASK: Option<[u8; 4]> = Some([7, 1, 8, 3]);
 
@@ -36,7 +42,7 @@ async fn start(config: Config) -> Server {
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let task = tokio::spawn(ch08_high_concurrency::serve(listener, Arc::clone(&app), shutdown));
+    let task = tokio::spawn(chapter::serve(listener, Arc::clone(&app), shutdown));
     Server { addr, app, stop: Some(stop), task }
 }
 
@@ -426,7 +432,7 @@ async fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
 
     let mut server = tokio::process::Command::new("sh")
         .args(["-c", r#"ulimit -n 64 && exec "$0" "$@""#])
-        .arg(env!("CARGO_BIN_EXE_ch08-high-concurrency"))
+        .arg(BIN)
         .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         // Long enough that no connection is closed for its silence during the test.
         .args(["--handshake-timeout", "60s"])

@@ -5,24 +5,27 @@
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
-use ch09_scale_out::{
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use serde_json::json;
+use test_support::{capture::eventually, client::TestClient, http};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use tracing_subscriber::EnvFilter;
+
+// The chapter under test: the only name that changes when the next chapter copies this file.
+use ch09_scale_out as chapter;
+use chapter::{
     Config,
     admin::{self, Admin},
     app::App,
     metrics::{self as names, prometheus_recorder},
 };
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use serde_json::json;
-use shared::{capture::eventually, client::TestClient, http};
-use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::Message;
-use tracing_subscriber::EnvFilter;
 
 async fn start() -> (SocketAddr, Arc<App>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = App::new(Config::default());
-    tokio::spawn(ch09_scale_out::serve(listener, Arc::clone(&app), std::future::pending()));
+    tokio::spawn(chapter::serve(listener, Arc::clone(&app), std::future::pending()));
     (addr, app)
 }
 

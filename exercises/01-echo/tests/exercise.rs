@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use ex01_echo::shout_echo;
-use shared::client::TestClient;
+use test_support::client::TestClient;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_tungstenite::tungstenite::Message;
 

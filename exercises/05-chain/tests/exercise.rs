@@ -13,7 +13,7 @@ use ch05_handler_chain::{
 };
 use ex05_chain::{MaxMessageSize, Members};
 use serde_json::{Value, json};
-use shared::{capture, client::TestClient};
+use test_support::{capture, client::TestClient};
 use tokio::net::TcpListener;
 
 /// The frame size your link allows.

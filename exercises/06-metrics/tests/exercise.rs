@@ -19,7 +19,7 @@ use ch06_instrumentation::{
 use ex06_metrics::{ClassifyAuth, MESSAGES_BY_AUTH};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use serde_json::{Value, json};
-use shared::{capture, client::TestClient};
+use test_support::{capture, client::TestClient};
 use tokio::net::TcpListener;
 
 /// The token that authenticates a session.

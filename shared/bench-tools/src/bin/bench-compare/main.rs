@@ -2,8 +2,8 @@
 //! written into the book as tables and a chart.
 //!
 //! ```text
-//! cargo run -p shared --release --bin bench-compare            # ~30 minutes: book/src/benchmarks.md
-//! cargo run -p shared --release --bin bench-compare -- --quick --out /tmp/bench   # ~1 minute
+//! cargo run -p bench-tools --release --bin bench-compare       # ~30 minutes: book/src/benchmarks.md
+//! cargo run -p bench-tools --release --bin bench-compare -- --quick --out /tmp/bench   # ~1 minute
 //! ```
 //!
 //! It builds the servers and `wsload` once, then for every measurement starts a fresh server
@@ -19,7 +19,11 @@ mod page;
 mod plan;
 mod procs;
 
-use std::{path::PathBuf, process::ExitCode, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
@@ -96,7 +100,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if !release && !cli.quick {
         bail!(
             "a debug build measures the compiler's debug code, not the servers: run it with \
-             `cargo run -p shared --release --bin bench-compare` (or pass --quick for a smoke run)"
+             `cargo run -p bench-tools --release --bin bench-compare` (or pass --quick for a smoke \
+             run)"
         );
     }
     let started = Instant::now();
@@ -146,16 +151,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The repository: this crate's parent folder, fixed at build time.
+/// The repository: two folders above this crate (`shared/bench-tools`), fixed at build time.
 fn workspace_root() -> PathBuf {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    shared.parent().map(PathBuf::from).unwrap_or(shared)
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().nth(2).unwrap_or(manifest).to_path_buf()
 }
 
 /// The command that reproduces this run, for the page. `--out` and `--work` are left out: they
 /// say where the files went, not what was measured.
 fn command_line(cli: &Cli) -> String {
-    let mut command = String::from("cargo run -p shared --release --bin bench-compare");
+    let mut command = String::from("cargo run -p bench-tools --release --bin bench-compare");
     let mut args = Vec::new();
     if cli.quick {
         args.push("--quick".to_owned());

@@ -1,16 +1,16 @@
 //! `wsload`: the load generator for the chapter servers.
 //!
 //! ```text
-//! cargo run -p shared --release --bin wsload -- echo --protocol raw --url ws://127.0.0.1:9000/
+//! cargo run -p bench-tools --release --bin wsload -- echo --protocol raw --url ws://127.0.0.1:9000/
 //! ```
 //!
-//! Everything but parsing and the exit status lives in `shared::load`; `wsload --help` lists the
-//! scenarios and `wsload <scenario> --help` their options.
+//! Everything but parsing and the exit status lives in `bench_tools::load`; `wsload --help`
+//! lists the scenarios and `wsload <scenario> --help` their options.
 
 use std::process::ExitCode;
 
+use bench_tools::load::{self, Cli};
 use clap::{CommandFactory, Parser, error::ErrorKind};
-use shared::load::{self, Cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {

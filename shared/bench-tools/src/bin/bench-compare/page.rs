@@ -59,8 +59,8 @@ fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took
     let _ = write!(
         page,
         "# Benchmarks\n\n\
-         <!-- Written by bench-compare (shared/src/bin/bench-compare). Do not edit by hand: run it \
-         again. -->\n\n\
+         <!-- Written by bench-compare (shared/bench-tools/src/bin/bench-compare). Do not edit \
+         by hand: run it again. -->\n\n\
          The same load against every chapter's server, and against a plain TCP echo server that \
          does no WebSocket work at all: the ceiling. Each row is one server; the gap between a \
          row and the ceiling is what that chapter's layers cost, and the gap between two \

@@ -3,9 +3,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-/// Every package whose binaries a comparison runs.
+/// Every package whose binaries a comparison runs: the servers, and this one's `wsload` and
+/// `tcp-echo`.
 pub(crate) const PACKAGES: [&str; 9] = [
-    "shared",
+    "bench-tools",
     "ch01-raw-echo",
     "ch02-layering",
     "ch03-session-registry",

@@ -274,7 +274,7 @@ async fn view_pages(admin: SocketAddr, rate: u32, served: Arc<AtomicU64>) {
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
     loop {
         ticks.tick().await;
-        if let Ok(page) = shared::http::get(admin, "/").await {
+        if let Ok(page) = test_support::http::get(admin, "/").await {
             if page.status == 200 {
                 served.fetch_add(1, Ordering::Relaxed);
             }

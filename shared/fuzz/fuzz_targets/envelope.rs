@@ -1,6 +1,7 @@
 //! Any bytes, as a text frame, through the envelope decoder: it must answer, never panic.
 //!
-//! `cargo +nightly fuzz run envelope` (from the repository root; `cargo install cargo-fuzz`)
+//! `cargo +nightly fuzz run --fuzz-dir shared/fuzz envelope` (from the repository root;
+//! `cargo install cargo-fuzz`)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

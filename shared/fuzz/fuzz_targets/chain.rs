@@ -2,7 +2,8 @@
 //! handlers) of a fresh session: the reply may be any error, but never `internal` (a caught
 //! panic) and never a crash.
 //!
-//! `cargo +nightly fuzz run chain` (from the repository root; `cargo install cargo-fuzz`)
+//! `cargo +nightly fuzz run --fuzz-dir shared/fuzz chain` (from the repository root;
+//! `cargo install cargo-fuzz`)
 #![no_main]
 
 use std::sync::OnceLock;

@@ -242,7 +242,7 @@ impl Run {
         // Ctrl-C (or SIGTERM) ends the run early but still drains, closes and reports.
         let interrupted = Arc::clone(&run);
         tokio::spawn(async move {
-            crate::shutdown::signal().await;
+            shared::shutdown::signal().await;
             interrupted.stop.send_replace(true);
         });
         run

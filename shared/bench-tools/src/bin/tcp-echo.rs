@@ -12,8 +12,8 @@
 //! what is queued for it. The difference to a chapter's row is the WebSocket framing, the JSON
 //! envelope and everything a session does besides.
 //!
-//! `cargo run -p shared --release --bin tcp-echo -- 127.0.0.1:9100`
-//! `cargo run -p shared --release --bin tcp-echo -- 127.0.0.1:9300 --fanout 120`
+//! `cargo run -p bench-tools --release --bin tcp-echo -- 127.0.0.1:9100`
+//! `cargo run -p bench-tools --release --bin tcp-echo -- 127.0.0.1:9300 --fanout 120`
 
 use std::{
     collections::HashMap,
@@ -172,8 +172,8 @@ fn lock(members: &Members) -> MutexGuard<'_, HashMap<u64, mpsc::Sender<Shared>>>
 
 #[cfg(test)]
 mod tests {
+    use bench_tools::load::{self, Cli};
     use serde_json::Value;
-    use shared::load::{self, Cli};
 
     use super::*;
 
