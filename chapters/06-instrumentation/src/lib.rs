@@ -4,16 +4,30 @@
 //!
 //! ```text
 //! transport    accept loop, HTTP upgrade                       transport.rs
-//!    |
-//! session      one task per connection: frames in/out,        session.rs
+//!    |         the operator's listener: metrics, log level     admin.rs
+//! session      one task per connection: frames in/out,         session.rs
 //!    |         outbound queue, registration, heartbeat         heartbeat.rs
-//! protocol     text frame <-> envelope, typed requests         protocol.rs
-//!    |
-//! application  the chain: middleware, router, handlers         chain.rs, app.rs,
-//!              over the registry and per-session state         middleware/, handlers/,
-//!                                                              registry.rs, state.rs
+//! application  the chain: middleware, router, handlers         app.rs, chain.rs,
+//!    |         over the registry and per-session state;        middleware/, handlers/,
+//!    |         the options and the metrics                     registry.rs, state.rs,
+//!    |                                                         config.rs, metrics.rs
+//! protocol     the vocabulary every layer speaks: text frame   protocol.rs
+//!              <-> envelope, typed requests, error codes
 //! ```
-//! Each layer calls only the layers below it.
+//! Dependencies point one way: down. A layer may use any layer below it, never one above. The
+//! protocol is at the bottom because it is the vocabulary the layers above it speak; it uses
+//! nothing from the crate. The application never sees a socket or a frame.
+//!
+//! The same rule as a table, `layer: modules -> layers it may use` (a layer's modules may also
+//! use each other), which `tests/layers.rs` checks against every `crate::` path in `src/`:
+//!
+//! ```text
+//! transport:   transport admin -> session application protocol
+//! session:     session heartbeat -> application protocol
+//! application: app chain config handlers metrics middleware registry state -> protocol
+//! protocol:    protocol -> nothing
+//! ```
+//! `main.rs`, which assembles the server, and `#[cfg(test)]` code may use any layer.
 
 pub mod admin;
 pub mod app;

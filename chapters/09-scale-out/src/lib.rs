@@ -3,17 +3,37 @@
 //! single node, exactly as chapter 08.
 //!
 //! ```text
-//! transport    accept loop, HTTP upgrade, the socket           transport.rs, socket.rs
-//!    |
-//! session      one task per connection: frames in/out,        session.rs
+//! transport    accept loop, HTTP upgrade, limits at the door   transport.rs
+//!    |         the operator's listener: metrics, demo page     admin.rs
+//! session      one task per connection: frames in/out,         session.rs
 //!    |         outbound queue, registration, heartbeat         heartbeat.rs
-//! protocol     text frame <-> envelope, typed requests         protocol.rs
-//!    |
-//! application  the chain: middleware, router, handlers         chain.rs, app.rs,
-//!              over the registry and per-session state         middleware/, handlers/,
-//!                                                              registry.rs, state.rs
+//! application  the chain: middleware, router, handlers         app.rs, chain.rs,
+//!    |         over the registry and per-session state;        middleware/, handlers/,
+//!    |         the options, the metrics, and the link to       registry.rs, state.rs,
+//!    |         the other nodes through Redis                   config.rs, metrics.rs,
+//!    |                                                         cluster.rs
+//! protocol     the vocabulary every layer speaks: text frame   protocol.rs
+//!              <-> envelope, typed requests, error codes
+//! socket       beside the protocol: the bytes under the        socket.rs
+//!              WebSocket, read on demand
 //! ```
-//! Each layer calls only the layers below it.
+//! Dependencies point one way: down; no layer uses one above it. Two leaves at the bottom use
+//! nothing from the crate: the protocol, the vocabulary the layers above it speak, and the
+//! socket, the bytes under the WebSocket, which the transport makes and the session reads. The
+//! socket sits beside the protocol, not in the transport, so that the session still only looks
+//! down; and the application may not use it: it never sees a socket or a frame.
+//!
+//! The same rule as a table, `layer: modules -> layers it may use` (a layer's modules may also
+//! use each other), which `tests/layers.rs` checks against every `crate::` path in `src/`:
+//!
+//! ```text
+//! transport:   transport admin -> session application protocol socket
+//! session:     session heartbeat -> application protocol socket
+//! application: app chain cluster config handlers metrics middleware registry state -> protocol
+//! protocol:    protocol -> nothing
+//! socket:      socket -> nothing
+//! ```
+//! `main.rs`, which assembles the server, and `#[cfg(test)]` code may use any layer.
 
 pub mod admin;
 pub mod app;
