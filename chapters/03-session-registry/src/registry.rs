@@ -69,6 +69,17 @@ pub enum RegistryError {
     NoSuchSession,
 }
 
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotInRoom => "not in the room",
+            Self::NoSuchSession => "no such session",
+        })
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -372,5 +383,12 @@ mod tests {
         });
         assert!(task.await.unwrap_err().is_panic());
         assert_eq!((registry.session_count(), registry.room_count()), (0, 0));
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        assert_eq!(RegistryError::NotInRoom.to_string(), "not in the room");
+        let error: Box<dyn std::error::Error> = RegistryError::NoSuchSession.into();
+        assert_eq!(error.to_string(), "no such session");
     }
 }

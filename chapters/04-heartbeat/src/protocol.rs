@@ -136,6 +136,14 @@ impl From<ProtocolError> for ServerMessage {
     }
 }
 
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
 // ANCHOR: decode
 /// Parses one text frame. The happy path parses once; only a failure looks at the text again,
 /// to find the request's `id` and to tell the client precisely what was wrong.
@@ -271,5 +279,13 @@ mod tests {
             let (code, _) = code_and_id(&format!(r#"{{"type":"{kind}","unexpected":1}}"#));
             assert_eq!(code, ErrorCode::BadRequest, "`{kind}` should be a known type");
         }
+    }
+
+    #[test]
+    fn an_error_says_its_code_and_what_went_wrong() {
+        let message = "missing string field `type`".to_owned();
+        let error = ProtocolError { id: None, code: ErrorCode::BadRequest, message };
+        let error: Box<dyn std::error::Error> = error.into();
+        assert_eq!(error.to_string(), "bad_request: missing string field `type`");
     }
 }

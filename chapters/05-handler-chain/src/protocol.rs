@@ -195,6 +195,14 @@ pub struct ProtocolError {
     pub message: String,
 }
 
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
 // ANCHOR: decode
 /// Checks the envelope of one text frame. One parse, into a generic JSON object; the handler's
 /// request type is then read from that object without touching the text again.
@@ -301,5 +309,13 @@ mod tests {
             }),
             json!({"type":"error","trace":"7-42","code":"rate_limited","message":"m"})
         );
+    }
+
+    #[test]
+    fn an_error_says_its_code_and_what_went_wrong() {
+        let message = "missing string field `type`".to_owned();
+        let error = ProtocolError { id: None, code: ErrorCode::BadRequest, message };
+        let error: Box<dyn std::error::Error> = error.into();
+        assert_eq!(error.to_string(), "bad_request: missing string field `type`");
     }
 }

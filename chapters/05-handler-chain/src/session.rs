@@ -18,7 +18,7 @@ use tokio_tungstenite::{
 use tracing::{Span, debug, info};
 
 use crate::{
-    app::App,
+    app::Shared,
     heartbeat::{Beat, Heartbeat},
     protocol::{self, ErrorCode, ServerMessage},
     registry::SessionId,
@@ -75,16 +75,17 @@ impl From<&tungstenite::Error> for CloseReason {
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
-pub async fn run(mut ws: WebSocketStream<TcpStream>, app: &App) {
-    let (outbound, mut queue) = mpsc::channel(app.config.outbound_queue);
-    let registration = app.registry.register(outbound);
+pub async fn run(mut ws: WebSocketStream<TcpStream>, shared: Shared<'_>) {
+    let config = shared.config();
+    let (outbound, mut queue) = mpsc::channel(config.outbound_queue);
+    let registration = shared.registry().register(outbound);
     let session = registration.id();
     Span::current().record("id", tracing::field::display(session));
     info!("connected");
 
-    let heartbeat = Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout);
-    let state = SessionState::new(&app.config);
-    let reason = serve_frames(&mut ws, &mut queue, heartbeat, state, session, app).await;
+    let heartbeat = Heartbeat::new(config.heartbeat_interval, config.heartbeat_timeout);
+    let state = SessionState::new(config);
+    let reason = serve_frames(&mut ws, &mut queue, heartbeat, state, session, shared).await;
 
     // Unregister before saying so: once "disconnected" is logged, no one can reach us.
     drop(registration);
@@ -99,7 +100,7 @@ async fn serve_frames(
     mut heartbeat: Heartbeat,
     mut state: SessionState,
     session: SessionId,
-    app: &App,
+    shared: Shared<'_>,
 ) -> CloseReason {
     let welcome = ServerMessage::Welcome { session: session.to_string() };
     if let Err(error) = ws.send(Message::text(protocol::encode(&welcome))).await {
@@ -111,7 +112,8 @@ async fn serve_frames(
                 heartbeat.saw_traffic();
                 match received {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = app.chain.dispatch(session, &app.registry, &mut state, &text);
+                        let reply =
+                            shared.chain().dispatch(session, shared.registry(), &mut state, &text);
                         Message::text(protocol::encode(&reply))
                     }
                     Some(Ok(Message::Binary(bytes))) => {

@@ -39,7 +39,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
 
 async fn upgrade(stream: TcpStream, app: Arc<App>) {
     match accept_async(stream).await {
-        Ok(ws) => session::run(ws, &app).await,
+        Ok(ws) => session::run(ws, app.shared()).await,
         Err(error) => warn!(%error, "handshake failed"),
     }
 }

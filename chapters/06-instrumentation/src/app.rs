@@ -27,6 +27,31 @@ impl App {
     pub fn with_chain(config: Config, chain: Chain) -> Arc<Self> {
         Arc::new(Self { config, registry: Registry::new(), chain })
     }
+
+    /// What a session is given of the app: see [`Shared`].
+    pub fn shared(&self) -> Shared<'_> {
+        Shared(self)
+    }
+}
+
+/// The part of the app a session may use: the configuration, the registry and the chain. The
+/// transport hands each session this, not the `App`, so that what a session can reach is
+/// listed here, in one place.
+#[derive(Clone, Copy)]
+pub struct Shared<'a>(&'a App);
+
+impl<'a> Shared<'a> {
+    pub fn config(self) -> &'a Config {
+        &self.0.config
+    }
+
+    pub fn registry(self) -> &'a Arc<Registry> {
+        &self.0.registry
+    }
+
+    pub fn chain(self) -> &'a Chain {
+        &self.0.chain
+    }
 }
 
 // ANCHOR: standard_chain

@@ -19,7 +19,7 @@ use tokio_tungstenite::{
 use tracing::{Span, debug, info, warn};
 
 use crate::{
-    app::App,
+    app::Shared,
     heartbeat::{Beat, Heartbeat},
     metrics,
     protocol::{self, ErrorCode, ServerMessage},
@@ -77,19 +77,20 @@ impl From<&tungstenite::Error> for CloseReason {
 
 // ANCHOR: run
 /// Serves one upgraded connection until it ends.
-pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, app: &App) {
+pub async fn run(mut ws: WebSocketStream<TcpStream>, path: &str, shared: Shared<'_>) {
     let opened = Instant::now();
-    let (outbound, mut queue) = mpsc::channel(app.config.outbound_queue);
-    let registration = app.registry.register(outbound);
+    let config = shared.config();
+    let (outbound, mut queue) = mpsc::channel(config.outbound_queue);
+    let registration = shared.registry().register(outbound);
     let session = registration.id();
     Span::current().record("id", tracing::field::display(session));
     info!(path, "session upgraded");
 
-    let heartbeat = Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout);
-    let state = SessionState::new(&app.config);
+    let heartbeat = Heartbeat::new(config.heartbeat_interval, config.heartbeat_timeout);
+    let state = SessionState::new(config);
     let mut counts = Counts::default();
     let reason =
-        serve_frames(&mut ws, &mut queue, heartbeat, state, &mut counts, session, app).await;
+        serve_frames(&mut ws, &mut queue, heartbeat, state, &mut counts, session, shared).await;
 
     // Unregister before saying so: once "session closed" is logged, no one can reach us.
     drop(registration);
@@ -120,7 +121,7 @@ async fn serve_frames(
     mut state: SessionState,
     counts: &mut Counts,
     session: SessionId,
-    app: &App,
+    shared: Shared<'_>,
 ) -> CloseReason {
     let welcome = ServerMessage::Welcome { session: session.to_string() };
     if let Err(error) = send(ws, counts, welcome.kind(), protocol::encode(&welcome).into()).await {
@@ -133,7 +134,7 @@ async fn serve_frames(
                 let reply = match received {
                     Some(Ok(Message::Text(text))) => {
                         counts.received += 1;
-                        app.chain.dispatch(session, &app.registry, &mut state, &text)
+                        shared.chain().dispatch(session, shared.registry(), &mut state, &text)
                     }
                     Some(Ok(Message::Binary(bytes))) => {
                         counts.received += 1;
@@ -174,7 +175,7 @@ async fn serve_frames(
                 }
                 Beat::TimedOut => {
                     metrics::heartbeat_timeout();
-                    warn!(timeout_ms = app.config.heartbeat_timeout.as_millis() as u64, "heartbeat timeout");
+                    warn!(timeout_ms = shared.config().heartbeat_timeout.as_millis() as u64, "heartbeat timeout");
                     close(ws, HEARTBEAT_TIMEOUT, "heartbeat timeout").await;
                     return CloseReason::HeartbeatTimeout;
                 }

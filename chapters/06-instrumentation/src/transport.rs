@@ -53,7 +53,7 @@ async fn upgrade(stream: TcpStream, app: Arc<App>) {
         Ok(response)
     };
     match accept_hdr_async(stream, remember_path).await {
-        Ok(ws) => session::run(ws, &path, &app).await,
+        Ok(ws) => session::run(ws, &path, app.shared()).await,
         Err(error) => {
             metrics::handshake_failed();
             warn!(%error, "handshake failed");

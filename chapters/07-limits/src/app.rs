@@ -12,7 +12,8 @@ use crate::{
     middleware,
 };
 
-/// Everything the sessions share: built once at start-up.
+/// Everything the server shares, built once at start-up. A session sees only part of it: its
+/// [`Shared`].
 pub struct App {
     pub config: Config,
     pub registry: Arc<Registry>,
@@ -38,6 +39,35 @@ impl App {
             config,
             chain,
         })
+    }
+
+    /// What a session is given of the app: see [`Shared`].
+    pub fn shared(&self) -> Shared<'_> {
+        Shared(self)
+    }
+}
+
+/// The part of the app a session may use: the configuration, the registry, the chain and the
+/// shutdown token. Not the tokens: checking them is the upgrade's business. The transport hands
+/// each session this, not the `App`, so that what a session can reach is listed here.
+#[derive(Clone, Copy)]
+pub struct Shared<'a>(&'a App);
+
+impl<'a> Shared<'a> {
+    pub fn config(self) -> &'a Config {
+        &self.0.config
+    }
+
+    pub fn registry(self) -> &'a Arc<Registry> {
+        &self.0.registry
+    }
+
+    pub fn chain(self) -> &'a Chain {
+        &self.0.chain
+    }
+
+    pub fn shutdown(self) -> &'a CancellationToken {
+        &self.0.shutdown
     }
 }
 

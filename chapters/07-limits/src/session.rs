@@ -18,7 +18,7 @@ use tokio_tungstenite::{
 use tracing::{Span, debug, info, warn};
 
 use crate::{
-    app::App,
+    app::Shared,
     heartbeat::{Beat, Heartbeat},
     metrics,
     protocol::{self, ErrorCode, ServerMessage},
@@ -102,28 +102,29 @@ fn write_error(error: &tungstenite::Error) -> CloseReason {
 // ANCHOR: run
 /// Serves one upgraded connection until it ends. `authenticated`: the upgrade carried a valid
 /// token (`--auth-at-upgrade`).
-pub async fn run(mut ws: WebSocketStream<TcpStream>, authenticated: bool, app: &App) {
+pub async fn run(mut ws: WebSocketStream<TcpStream>, authenticated: bool, shared: Shared<'_>) {
     let opened = Instant::now();
-    let (outbound, queued) = registry::queue(app.config.outbound_queue);
+    let config = shared.config();
+    let (outbound, queued) = registry::queue(config.outbound_queue);
     // One token for both reasons to stop: the registry cancels it to kick the session, and as
     // a child of the server's shutdown token it is cancelled at shutdown too.
-    let registration = app.registry.register(outbound, app.shutdown.child_token());
+    let registration = shared.registry().register(outbound, shared.shutdown().child_token());
     let session = registration.id();
     Span::current().record("id", tracing::field::display(session));
     // The only path an upgrade is accepted on.
-    info!(path = app.config.ws_path, "session upgraded");
+    info!(path = config.ws_path, "session upgraded");
 
-    let mut state = SessionState::new(&app.config);
+    let mut state = SessionState::new(config);
     state.authenticated |= authenticated;
     let mut link = Link {
         ws: &mut ws,
         queued,
-        heartbeat: Heartbeat::new(app.config.heartbeat_interval, app.config.heartbeat_timeout),
+        heartbeat: Heartbeat::new(config.heartbeat_interval, config.heartbeat_timeout),
         state,
         counts: Counts::default(),
         session,
         registration: &registration,
-        app,
+        shared,
     };
     let reason = link.serve().await;
     let counts = std::mem::take(&mut link.counts);
@@ -180,7 +181,7 @@ struct Link<'a> {
     counts: Counts,
     session: SessionId,
     registration: &'a Registration,
-    app: &'a App,
+    shared: Shared<'a>,
 }
 
 impl Link<'_> {
@@ -225,7 +226,8 @@ impl Link<'_> {
         let reply = match received {
             Some(Ok(Message::Text(text))) => {
                 self.counts.received += 1;
-                self.app.chain.dispatch(self.session, &self.app.registry, &mut self.state, &text)
+                let registry = self.shared.registry();
+                self.shared.chain().dispatch(self.session, registry, &mut self.state, &text)
             }
             Some(Ok(Message::Binary(bytes))) => self.binary(bytes.len()),
             Some(Ok(Message::Pong(payload))) => {
@@ -261,7 +263,7 @@ impl Link<'_> {
             }
             Beat::TimedOut => {
                 metrics::heartbeat_timeout();
-                let timeout_ms = self.app.config.heartbeat_timeout.as_millis() as u64;
+                let timeout_ms = self.shared.config().heartbeat_timeout.as_millis() as u64;
                 warn!(timeout_ms, "heartbeat timeout");
                 let reason = CloseReason::HeartbeatTimeout;
                 Step::End(End::Close(reason, HEARTBEAT_TIMEOUT, "heartbeat timeout"))
@@ -305,7 +307,7 @@ impl Link<'_> {
     /// Delivers what is already queued for this session (within the grace period), then
     /// says goodbye with 1001.
     async fn shut_down(&mut self) -> CloseReason {
-        let grace = self.app.config.shutdown_grace;
+        let grace = self.shared.config().shutdown_grace;
         let drain = async {
             while let Ok(outgoing) = self.queued.try_recv() {
                 let frame = self.outgoing(outgoing.msg_type, outgoing.frame);
@@ -335,8 +337,8 @@ impl Link<'_> {
     /// registry kicks the session or after the heartbeat timeout, so a peer that stopped reading
     /// cannot hold the session (and its memory) forever.
     async fn write(&mut self, frame: Message) -> Result<(), CloseReason> {
-        let stall = self.app.config.heartbeat_timeout;
-        let shutting_down = self.app.shutdown.is_cancelled();
+        let stall = self.shared.config().heartbeat_timeout;
+        let shutting_down = self.shared.shutdown().is_cancelled();
         finish_write(self.ws.send(frame), stall, self.registration, shutting_down).await
     }
 
@@ -355,7 +357,7 @@ impl Link<'_> {
 
     /// The registration's token was cancelled: by the registry, or by the server's shutdown.
     fn why_stopped(&self) -> CloseReason {
-        if self.app.shutdown.is_cancelled() {
+        if self.shared.shutdown().is_cancelled() {
             CloseReason::ServerShutdown
         } else {
             CloseReason::Kicked

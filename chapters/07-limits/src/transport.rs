@@ -6,7 +6,7 @@
 //! a proper 4xx answer, and an accept loop that backs off when the process runs out of file
 //! descriptors instead of spinning. It knows nothing of messages.
 
-use std::{future::Future, io, sync::Arc, time::Duration};
+use std::{future::Future, io, ops::ControlFlow, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::{
     io::AsyncWriteExt,
@@ -54,7 +54,9 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                         Duration::ZERO
                     };
                     warn!(%error, backoff_ms = backoff.as_millis() as u64, "accept failed");
-                    tokio::time::sleep(backoff).await;
+                    if back_off(backoff, shutdown.as_mut()).await.is_break() {
+                        break;
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -75,11 +77,25 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     // ANCHOR_END: shutdown
 }
 
+// ANCHOR: back_off
 fn is_out_of_descriptors(error: &io::Error) -> bool {
     const EMFILE: i32 = 24; // this process is out of file descriptors
     const ENFILE: i32 = 23; // the whole system is
     matches!(error.raw_os_error(), Some(EMFILE | ENFILE))
 }
+
+/// Sleeps for `delay`, unless `shutdown` completes first: then `Break`, and the accept loop
+/// ends now rather than after the sleep.
+async fn back_off(
+    delay: Duration,
+    shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> ControlFlow<()> {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => ControlFlow::Continue(()),
+        () = shutdown => ControlFlow::Break(()),
+    }
+}
+// ANCHOR_END: back_off
 
 // ANCHOR: connection
 /// A connection's whole life: the upgrade, then the session. The permit is held until the
@@ -88,7 +104,7 @@ async fn connection(stream: TcpStream, permit: Option<OwnedSemaphorePermit>, app
     let Some((ws, authenticated)) = upgrade(stream, permit.is_some(), &app).await else {
         return; // refused
     };
-    session::run(ws, authenticated, &app).await;
+    session::run(ws, authenticated, app.shared()).await;
     drop(permit); // the session's place is free again
 }
 
@@ -281,3 +297,24 @@ fn upgrade_token(request: &Request) -> Option<&str> {
     request.uri().query()?.split('&').find_map(|pair| pair.strip_prefix("token="))
 }
 // ANCHOR_END: upgrade_token
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shutdown during a back-off ends it at once: the server stops when it is told to, not
+    /// up to a second later.
+    #[tokio::test(start_paused = true)]
+    async fn a_back_off_ends_as_soon_as_shutdown_completes() {
+        let started = tokio::time::Instant::now();
+        let shutdown = tokio::time::sleep(Duration::from_millis(10));
+        tokio::pin!(shutdown);
+        assert!(back_off(Duration::from_secs(1), shutdown.as_mut()).await.is_break());
+        assert_eq!(started.elapsed(), Duration::from_millis(10));
+
+        let running = std::future::pending::<()>();
+        tokio::pin!(running);
+        assert!(back_off(Duration::from_secs(1), running.as_mut()).await.is_continue());
+        assert_eq!(started.elapsed(), Duration::from_millis(1010));
+    }
+}

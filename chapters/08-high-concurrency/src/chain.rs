@@ -17,6 +17,7 @@
 use std::{
     any::Any,
     panic::{self, AssertUnwindSafe},
+    sync::Arc,
 };
 
 use foldhash::HashMap;
@@ -25,6 +26,7 @@ use serde_json::{Map, Value};
 use tracing::{debug, debug_span, error, field, info};
 
 use crate::{
+    metrics::Metrics,
     protocol::{self, ErrorCode, ServerMessage, TraceId},
     registry::{Registry, RegistryError, SessionId},
     state::SessionState,
@@ -52,6 +54,8 @@ pub struct Cx<'a> {
     pub session: SessionId,
     pub trace: TraceId,
     pub registry: &'a Registry,
+    /// The handles the chain records into, for links that measure (`lifecycle`).
+    pub metrics: &'a Metrics,
     /// The asking session's own state: authenticated or not, its rate-limit bucket.
     pub state: &'a mut SessionState,
 }
@@ -209,11 +213,21 @@ impl Router {
 pub struct Chain {
     links: Vec<Box<dyn Middleware>>,
     router: Router,
+    metrics: Arc<Metrics>,
 }
 
 impl Chain {
+    /// A chain that records into handles of its own, made for its router's types, until it is
+    /// given the server's (`recording_into`).
     pub fn new(router: Router) -> Self {
-        Self { links: Vec::new(), router }
+        let metrics = Arc::new(Metrics::new(router.types()));
+        Self { links: Vec::new(), router, metrics }
+    }
+
+    /// Records into `metrics`, the handles the rest of the server records into too.
+    pub fn recording_into(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Appends a link. One line per middleware.
@@ -246,8 +260,8 @@ impl Chain {
         let envelope = match protocol::decode(text) {
             Ok(envelope) => envelope,
             Err(error) => {
-                registry.metrics().message_received("invalid", text.len());
-                registry.metrics().error_sent(error.code.as_str());
+                self.metrics.message_received("invalid", text.len());
+                self.metrics.error_sent(error.code.as_str());
                 info!(%trace, outcome = "rejected", by = "decode", code = %error.code, "message rejected: {}", error.message);
                 return ServerMessage::Error {
                     id: error.id,
@@ -259,7 +273,7 @@ impl Chain {
         };
         span.record("msg_type", envelope.kind.as_str());
         let msg_type = self.router.label(&envelope.kind);
-        registry.metrics().message_received(msg_type, text.len());
+        self.metrics.message_received(msg_type, text.len());
         let mut message = Inbound {
             msg_type,
             kind: envelope.kind,
@@ -267,7 +281,7 @@ impl Chain {
             fields: envelope.fields,
             len: text.len(),
         };
-        let mut cx = Cx { session, trace, registry, state };
+        let mut cx = Cx { session, trace, registry, metrics: &self.metrics, state };
 
         // A bug in one handler must not end the session, let alone the server: the client gets
         // an `internal` error with the trace id, the log gets the panic with the same id.
@@ -282,7 +296,7 @@ impl Chain {
             Ok(Reply::Ack) => ServerMessage::Ack { id: message.id, trace },
             Ok(Reply::Echo(data)) => ServerMessage::Echo { id: message.id, trace, data },
             Err(rejection) => {
-                registry.metrics().error_sent(rejection.code.as_str());
+                self.metrics.error_sent(rejection.code.as_str());
                 ServerMessage::Error {
                     id: message.id,
                     trace,

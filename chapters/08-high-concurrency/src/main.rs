@@ -51,7 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     // ANCHOR: install_recorder
     let recorder = metrics::prometheus_recorder();
-    let registry = recorder.registry().clone();
+    let metrics_registry = recorder.registry().clone();
     ::metrics::set_global_recorder(recorder).context("install the metrics recorder")?;
     metrics::describe();
     // ANCHOR_END: install_recorder
@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let app = App::new(cli.config);
     let public_addr = listener.local_addr()?;
-    let admin = admin::Admin { app: Arc::clone(&app), metrics: registry, log, public_addr };
+    let admin = admin::Admin { app: Arc::clone(&app), metrics: metrics_registry, log, public_addr };
     tokio::spawn(admin::serve(admin_listener, admin, app.shutdown.clone().cancelled_owned()));
     ch08_high_concurrency::serve(listener, app, shared::shutdown::signal()).await;
     Ok(())

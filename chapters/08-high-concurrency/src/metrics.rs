@@ -16,7 +16,7 @@ use metrics::{
     gauge, histogram,
 };
 use metrics_prometheus::Recorder;
-use prometheus::{Histogram as Buckets, HistogramOpts, HistogramVec, Registry};
+use prometheus::{Histogram as Buckets, HistogramOpts, HistogramVec, Registry as MetricsRegistry};
 
 // ANCHOR: names
 pub const CONNECTIONS_OPENED: &str = "ws_connections_opened_total";
@@ -62,7 +62,7 @@ pub fn prometheus_recorder() -> Recorder {
     };
     let plain = |name, buckets| Buckets::with_opts(opts(name, buckets)).expect("a valid histogram");
     Recorder::builder()
-        .with_registry(Registry::new())
+        .with_registry(MetricsRegistry::new())
         .with_metric(labeled(HANDLER_DURATION, "type", LATENCY))
         .with_metric(plain(HEARTBEAT_RTT, LATENCY))
         .with_metric(labeled(MESSAGE_SIZE, "direction", SIZE))

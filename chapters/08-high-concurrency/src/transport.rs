@@ -6,7 +6,9 @@
 //! a proper 4xx answer, and an accept loop that backs off when the process runs out of file
 //! descriptors instead of spinning. It knows nothing of messages.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future, io, net::SocketAddr, ops::ControlFlow, pin::Pin, sync::Arc, time::Duration,
+};
 
 use tokio::{
     io::AsyncWriteExt,
@@ -65,7 +67,9 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                         Duration::ZERO
                     };
                     warn!(%error, backoff_ms = backoff.as_millis() as u64, "accept failed");
-                    tokio::time::sleep(backoff).await;
+                    if back_off(backoff, shutdown.as_mut()).await.is_break() {
+                        break;
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -86,11 +90,25 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     // ANCHOR_END: shutdown
 }
 
+// ANCHOR: back_off
 fn is_out_of_descriptors(error: &io::Error) -> bool {
     const EMFILE: i32 = 24; // this process is out of file descriptors
     const ENFILE: i32 = 23; // the whole system is
     matches!(error.raw_os_error(), Some(EMFILE | ENFILE))
 }
+
+/// Sleeps for `delay`, unless `shutdown` completes first: then `Break`, and the accept loop
+/// ends now rather than after the sleep.
+async fn back_off(
+    delay: Duration,
+    shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> ControlFlow<()> {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => ControlFlow::Continue(()),
+        () = shutdown => ControlFlow::Break(()),
+    }
+}
+// ANCHOR_END: back_off
 
 // ANCHOR: connection
 // ANCHOR: connection_future
@@ -109,7 +127,7 @@ fn connection(
         let Some((ws, authenticated)) = upgrade.await else {
             return; // refused
         };
-        session::run(ws, authenticated, &app).await;
+        session::run(ws, authenticated, app.shared()).await;
         drop(permit); // the session's place is free again
     }
 }
@@ -322,5 +340,21 @@ mod tests {
         let future = connection(stream, None, App::new(crate::Config::default()));
         let size = std::mem::size_of_val(&future);
         assert!(size <= 856, "the connection future grew to {size} bytes");
+    }
+
+    /// A shutdown during a back-off ends it at once: the server stops when it is told to, not
+    /// up to a second later.
+    #[tokio::test(start_paused = true)]
+    async fn a_back_off_ends_as_soon_as_shutdown_completes() {
+        let started = tokio::time::Instant::now();
+        let shutdown = tokio::time::sleep(Duration::from_millis(10));
+        tokio::pin!(shutdown);
+        assert!(back_off(Duration::from_secs(1), shutdown.as_mut()).await.is_break());
+        assert_eq!(started.elapsed(), Duration::from_millis(10));
+
+        let running = std::future::pending::<()>();
+        tokio::pin!(running);
+        assert!(back_off(Duration::from_secs(1), running.as_mut()).await.is_continue());
+        assert_eq!(started.elapsed(), Duration::from_millis(1010));
     }
 }

@@ -22,7 +22,7 @@ use axum::{
     response::{Html, IntoResponse},
     routing::get,
 };
-use prometheus::{Registry, TextEncoder};
+use prometheus::{Registry as MetricsRegistry, TextEncoder};
 use serde_json::json;
 use shared::logging::LogControl;
 use tokio::net::TcpListener;
@@ -35,7 +35,7 @@ use crate::app::App;
 pub struct Admin {
     pub app: Arc<App>,
     /// What `/metrics` renders: the registry the Prometheus recorder records into.
-    pub metrics: Registry,
+    pub metrics: MetricsRegistry,
     pub log: LogControl,
     /// Where the public WebSocket listener is bound: the demo page connects there.
     pub public_addr: SocketAddr,
@@ -115,9 +115,9 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], render(&admin.metrics))
 }
 
-/// The Prometheus text format of every series in `registry`.
-fn render(registry: &Registry) -> String {
-    TextEncoder::new().encode_to_string(&registry.gather()).unwrap_or_else(|error| {
+/// The Prometheus text format of every series in `metrics`.
+fn render(metrics: &MetricsRegistry) -> String {
+    TextEncoder::new().encode_to_string(&metrics.gather()).unwrap_or_else(|error| {
         warn!(%error, "metrics could not be rendered");
         String::new()
     })

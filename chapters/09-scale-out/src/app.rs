@@ -14,7 +14,8 @@ use crate::{
     middleware,
 };
 
-/// Everything the sessions share: built once at start-up.
+/// Everything the server shares, built once at start-up. A session sees only part of it: its
+/// [`Shared`].
 pub struct App {
     pub config: Config,
     pub registry: Arc<Registry>,
@@ -52,18 +53,57 @@ impl App {
     fn build(config: Config, chain: Chain, cluster: Option<ClusterLink>) -> Arc<Self> {
         let metrics = Arc::new(Metrics::new(chain.router().types()));
         Arc::new(Self {
+            // The registry and the chain each get their own handle on the same metrics.
             registry: Registry::for_node(
                 config.node_id,
                 config.slow_consumer,
                 Arc::clone(&metrics),
             ),
+            chain: chain.recording_into(Arc::clone(&metrics)),
             metrics,
             tokens: Tokens::new(config.auth_tokens.clone()),
             shutdown: CancellationToken::new(),
             config,
-            chain,
             cluster,
         })
+    }
+
+    /// What a session is given of the app: see [`Shared`].
+    pub fn shared(&self) -> Shared<'_> {
+        Shared(self)
+    }
+}
+
+/// The part of the app a session may use: the configuration, the registry, the chain, the
+/// metrics and the shutdown token. Not the tokens (the upgrade checks them) nor the cluster
+/// link (the handlers have it). The transport hands each session this, not the `App`, so that
+/// what a session can reach is listed here.
+///
+/// One reference behind accessors, not a reference per part: the session keeps it in its state
+/// for its whole life, and a struct of five references made every connection's future 72 bytes
+/// bigger (920 bytes, past the budget of `a_connection_future_stays_small`).
+#[derive(Clone, Copy)]
+pub struct Shared<'a>(&'a App);
+
+impl<'a> Shared<'a> {
+    pub fn config(self) -> &'a Config {
+        &self.0.config
+    }
+
+    pub fn registry(self) -> &'a Arc<Registry> {
+        &self.0.registry
+    }
+
+    pub fn chain(self) -> &'a Chain {
+        &self.0.chain
+    }
+
+    pub fn metrics(self) -> &'a Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    pub fn shutdown(self) -> &'a CancellationToken {
+        &self.0.shutdown
     }
 }
 

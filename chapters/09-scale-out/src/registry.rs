@@ -101,6 +101,17 @@ pub enum RegistryError {
     NoSuchSession,
 }
 
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotInRoom => "not in the room",
+            Self::NoSuchSession => "no such session",
+        })
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
 // ANCHOR: node_ids
 /// The top 16 bits of a session id name the node that owns the session, so any node can tell
 /// where to send a direct message without asking anyone.
@@ -317,11 +328,6 @@ impl Registry {
         delivery
     }
 
-    /// The metric handles the registry records into, shared with everyone who has the registry.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
     }
@@ -494,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_instead_of_blocking_and_logs_the_overflow_once() {
-        let (_guard, logs) = shared::capture::capture("info");
+        let (_guard, logs) = test_support::capture::capture("info");
         let overflows = || logs.lines_with(&["WARN", "outbound queue overflow"]).len();
         let caught_up = || logs.lines_with(&["INFO", "outbound queue caught up"]);
         let registry = Registry::new();
@@ -547,5 +553,12 @@ mod tests {
         });
         assert!(task.await.unwrap_err().is_panic());
         assert_eq!((registry.session_count(), registry.room_count()), (0, 0));
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        assert_eq!(RegistryError::NotInRoom.to_string(), "not in the room");
+        let error: Box<dyn std::error::Error> = RegistryError::NoSuchSession.into();
+        assert_eq!(error.to_string(), "no such session");
     }
 }

@@ -19,7 +19,7 @@ use tokio_tungstenite::{
 use tracing::{Span, debug, info, warn};
 
 use crate::{
-    app::App,
+    app::Shared,
     heartbeat::{Beat, Heartbeat},
     protocol::{self, ErrorCode, ServerMessage},
     registry::{self, Outgoing, Registration, SessionId},
@@ -112,35 +112,35 @@ fn write_error(error: &tungstenite::Error) -> CloseReason {
 pub fn run(
     mut ws: WebSocketStream<Socket>,
     authenticated: bool,
-    app: &App,
+    shared: Shared<'_>,
 ) -> impl Future<Output = ()> + Send + '_ {
     async move {
         let opened = Instant::now();
-        let (outbound, queued) = registry::queue(app.config.outbound_queue);
+        let (outbound, queued) = registry::queue(shared.config().outbound_queue);
         // One token for both reasons to stop, so that an idle session waits on one future,
         // not two: the registry cancels it to kick the session, and as a child of the server's
         // shutdown token it is cancelled at shutdown too.
-        let registration = app.registry.register(outbound, app.shutdown.child_token());
+        let registration = shared.registry().register(outbound, shared.shutdown().child_token());
         let session = registration.id();
         Span::current().record("id", tracing::field::display(session));
         // The only path an upgrade is accepted on.
-        info!(path = app.config.ws_path, "session upgraded");
+        info!(path = shared.config().ws_path, "session upgraded");
 
-        let mut state = SessionState::new(&app.config);
+        let mut state = SessionState::new(shared.config());
         state.authenticated |= authenticated;
         let mut link = Link {
             ws: &mut ws,
             queued: queued.into_stream(),
             heartbeat: Heartbeat::spread(
                 session.get(),
-                app.config.heartbeat_interval,
-                app.config.heartbeat_timeout,
+                shared.config().heartbeat_interval,
+                shared.config().heartbeat_timeout,
             ),
             state,
             counts: Counts::default(),
             session,
             registration: &registration,
-            app,
+            shared,
         };
         let reason = link.serve().await;
         let counts = std::mem::take(&mut link.counts);
@@ -149,7 +149,7 @@ pub fn run(
         // Unregister before saying so: once "session closed" is logged, no one can reach us.
         drop(registration);
         let lifetime = opened.elapsed();
-        app.metrics.session_closed(reason.as_str(), lifetime);
+        shared.metrics().session_closed(reason.as_str(), lifetime);
         info!(
             %reason,
             duration_ms = lifetime.as_millis() as u64,
@@ -198,7 +198,7 @@ struct Link<'a> {
     counts: Counts,
     session: SessionId,
     registration: &'a Registration,
-    app: &'a App,
+    shared: Shared<'a>,
 }
 
 impl Link<'_> {
@@ -252,12 +252,13 @@ impl Link<'_> {
         let reply = match received {
             Some(Ok(Message::Text(text))) => {
                 self.counts.received += 1;
-                self.app.chain.dispatch(self.session, &self.app.registry, &mut self.state, &text)
+                let registry = self.shared.registry();
+                self.shared.chain().dispatch(self.session, registry, &mut self.state, &text)
             }
             Some(Ok(Message::Binary(bytes))) => self.binary(bytes.len()),
             Some(Ok(Message::Pong(payload))) => {
                 if let Some(rtt) = self.heartbeat.pong(&payload) {
-                    self.app.metrics.heartbeat_rtt(rtt);
+                    self.shared.metrics().heartbeat_rtt(rtt);
                     debug!(rtt_us = rtt.as_micros() as u64, "heartbeat pong");
                 }
                 return Step::Wait;
@@ -287,8 +288,8 @@ impl Link<'_> {
                 Step::Write(Message::Ping(payload.into()))
             }
             Beat::TimedOut => {
-                self.app.metrics.heartbeat_timeout();
-                let timeout_ms = self.app.config.heartbeat_timeout.as_millis() as u64;
+                self.shared.metrics().heartbeat_timeout();
+                let timeout_ms = self.shared.config().heartbeat_timeout.as_millis() as u64;
                 warn!(timeout_ms, "heartbeat timeout");
                 let reason = CloseReason::HeartbeatTimeout;
                 Step::End(End::Close(reason, HEARTBEAT_TIMEOUT, "heartbeat timeout"))
@@ -317,8 +318,8 @@ impl Link<'_> {
 
     fn binary(&mut self, len: usize) -> ServerMessage {
         self.counts.received += 1;
-        self.app.metrics.message_received("binary", len);
-        self.app.metrics.error_sent(ErrorCode::UnsupportedFrame.as_str());
+        self.shared.metrics().message_received("binary", len);
+        self.shared.metrics().error_sent(ErrorCode::UnsupportedFrame.as_str());
         let trace = self.state.next_trace(self.session);
         info!(%trace, len, "binary frame rejected");
         ServerMessage::Error {
@@ -333,7 +334,7 @@ impl Link<'_> {
     /// Delivers what is already queued for this session (within the grace period), then
     /// says goodbye with 1001.
     async fn shut_down(&mut self) -> CloseReason {
-        let grace = self.app.config.shutdown_grace;
+        let grace = self.shared.config().shutdown_grace;
         let drain = async {
             while let Some(Some(outgoing)) = self.queued.next().now_or_never() {
                 let frame = self.outgoing(outgoing.msg_type, outgoing.frame);
@@ -353,7 +354,7 @@ impl Link<'_> {
     // ANCHOR: write
     /// A data message on its way out, counted.
     fn outgoing(&mut self, msg_type: &'static str, frame: Utf8Bytes) -> Message {
-        self.app.metrics.message_sent(msg_type, frame.len());
+        self.shared.metrics().message_sent(msg_type, frame.len());
         debug!(msg_type, len = frame.len(), "message sent");
         self.counts.sent += 1;
         Message::Text(frame)
@@ -369,7 +370,7 @@ impl Link<'_> {
         &mut self,
         frame: Message,
     ) -> impl Future<Output = Result<(), CloseReason>> + Send + '_ {
-        let (app, registration) = (self.app, self.registration);
+        let (shared, registration) = (self.shared, self.registration);
         let mut write = self.ws.send(frame);
         // Almost every write completes at once. Only one that must wait needs the deadline and
         // the kick, and their state is boxed: inline, it would make every session bigger.
@@ -379,8 +380,8 @@ impl Link<'_> {
                 Some(written) => written.map_err(|error| write_error(&error)),
                 None => {
                     // Asked only here: `is_cancelled` takes the token's lock.
-                    let (stall, shutting_down) =
-                        (app.config.heartbeat_timeout, app.shutdown.is_cancelled());
+                    let stall = shared.config().heartbeat_timeout;
+                    let shutting_down = shared.shutdown().is_cancelled();
                     Box::pin(finish_write(write, stall, registration, shutting_down)).await
                 }
             }
@@ -402,7 +403,7 @@ impl Link<'_> {
 
     /// The registration's token was cancelled: by the registry, or by the server's shutdown.
     fn why_stopped(&self) -> CloseReason {
-        if self.app.shutdown.is_cancelled() {
+        if self.shared.shutdown().is_cancelled() {
             CloseReason::ServerShutdown
         } else {
             CloseReason::Kicked

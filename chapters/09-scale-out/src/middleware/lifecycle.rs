@@ -22,7 +22,7 @@ impl Middleware for Lifecycle {
         let started = Instant::now();
         let outcome = next.run(cx, message);
         let elapsed = started.elapsed();
-        cx.registry.metrics().handled(message.msg_type, elapsed);
+        cx.metrics.handled(message.msg_type, elapsed);
         let duration_us = elapsed.as_micros() as u64;
         let (trace, msg_type) = (cx.trace, message.kind.as_str());
         // Successes are routine (debug); a refusal is the client's business (info); a failure of
