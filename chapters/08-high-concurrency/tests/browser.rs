@@ -4,7 +4,7 @@
 //!
 //! The browser test needs `chromium` and `chromedriver` (Debian: `chromium`,
 //! `chromium-driver`), so a plain `cargo test` skips it; `.ci/run` installs both and runs it
-//! with `--ignored`. It saves a screenshot as the book's `images/ch08-demo.png`.
+//! with `--ignored`. Chapter 08's run saves a screenshot as the book's `images/ch08-demo.png`.
 
 use std::{
     net::SocketAddr,
@@ -29,6 +29,10 @@ use chapter::{
     app::App,
     metrics::prometheus_recorder,
 };
+
+/// The book's picture of the demo page (under `book/src/images/`), which this chapter's run
+/// takes; `None` in a later chapter, whose run must not overwrite it.
+const SCREENSHOT: Option<&str> = Some("ch08-demo.png");
 
 /// How long any one thing may take to show up on a page.
 const WAIT: Duration = Duration::from_secs(10);
@@ -83,7 +87,7 @@ async fn the_demo_page_is_served_with_the_websocket_address() {
 async fn two_browsers_chat_through_the_demo_page_and_see_the_shutdown() {
     let server = start_server().await;
     // Dropped last: the profiles outlive the browsers that use them.
-    let profiles = TempDir::new("ch08-browser");
+    let profiles = TempDir::new(concat!(env!("CARGO_PKG_NAME"), "-browser"));
     let driver = Chromedriver::start().await;
 
     // Alice uses the address the server filled in; Bob names it in `?ws=`.
@@ -154,11 +158,12 @@ async fn two_browsers_chat_through_the_demo_page_and_see_the_shutdown() {
 }
 // ANCHOR_END: browser_test
 
-/// Saves the page as the book's picture of the demo.
+/// Saves the page as the book's picture of the demo, when this chapter takes it.
 async fn screenshot(page: &Page) {
     let png = page.client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/images/ch08-demo.png");
+    let Some(name) = SCREENSHOT else { return };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/images").join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, png).unwrap();
 }

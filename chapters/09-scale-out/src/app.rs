@@ -40,7 +40,8 @@ impl App {
         let (link, task) = cluster::cluster(config.node_id, &url);
         let chain = standard_chain(&config, Some(link.clone()));
         let app = Self::build(config, chain, Some(link));
-        tokio::spawn(task.run(Arc::clone(&app.registry), app.shutdown.clone()));
+        let (registry, metrics) = (Arc::clone(&app.registry), Arc::clone(&app.metrics));
+        tokio::spawn(task.run(registry, metrics, app.shutdown.clone()));
         app
     }
     // ANCHOR_END: app_new

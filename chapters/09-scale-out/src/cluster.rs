@@ -21,7 +21,6 @@ use std::{
 };
 
 use futures::StreamExt;
-use metrics::{counter, gauge};
 use redis::{AsyncCommands, aio::ConnectionManager};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -30,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::{
+    metrics::Metrics,
     protocol::{self, ErrorCode, ServerMessage, TraceId},
     registry::{Outgoing, Registry, SessionId},
 };
@@ -141,18 +141,24 @@ pub fn cluster(node: u16, url: &str) -> (ClusterLink, ClusterTask) {
 impl ClusterTask {
     // ANCHOR: run
     /// Connects, serves, and reconnects with back-off whenever Redis goes away, until `stop`.
-    pub async fn run(mut self, registry: Arc<Registry>, stop: CancellationToken) {
+    /// Records into the node's `metrics`, the handles every other series uses.
+    pub async fn run(
+        mut self,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        stop: CancellationToken,
+    ) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.serve(&registry, &stop).await {
+            match self.serve(&registry, &metrics, &stop).await {
                 Ok(()) => return, // stopped
                 Err(error) => {
                     // After a connected period, start over with a short delay.
                     if self.up.load(Ordering::Relaxed) {
                         backoff = Duration::from_millis(100);
                     }
-                    self.set_up(false);
-                    counter!("ws_cluster_reconnects_total").increment(1);
+                    self.set_up(false, &metrics);
+                    metrics.cluster_reconnect();
                     warn!(%error, retry_ms = backoff.as_millis() as u64, "redis unavailable");
                 }
             }
@@ -170,6 +176,7 @@ impl ClusterTask {
     async fn serve(
         &mut self,
         registry: &Registry,
+        metrics: &Metrics,
         stop: &CancellationToken,
     ) -> redis::RedisResult<()> {
         let client = redis::Client::open(self.url.as_str())?;
@@ -182,24 +189,24 @@ impl ClusterTask {
         pubsub.psubscribe("ws:room:*").await?;
         pubsub.subscribe(node_channel(self.node)).await?;
         let mut inbound = pubsub.into_on_message();
-        self.set_up(true);
+        self.set_up(true, metrics);
         info!(node = self.node, "connected to redis");
 
         loop {
             tokio::select! {
                 relay = self.outbox.recv() => {
                     let Some(relay) = relay else { return Ok(()) };
-                    publish(&mut publisher, relay, registry).await?;
+                    publish(&mut publisher, relay, registry, metrics).await?;
                 }
                 message = inbound.next() => {
                     let Some(message) = message else {
                         return Err(redis::RedisError::from((redis::ErrorKind::Io, "subscription ended")));
                     };
-                    counter!("ws_cluster_messages_total", "direction" => "in").increment(1);
+                    metrics.relay_received();
                     match serde_json::from_slice::<Relay>(message.get_payload_bytes()) {
                         Ok(relay) => {
                             if let Some(back) = self.deliver(relay, registry) {
-                                publish(&mut publisher, back, registry).await?;
+                                publish(&mut publisher, back, registry, metrics).await?;
                             }
                         }
                         Err(error) => warn!(%error, "undecodable relay message ignored"),
@@ -239,9 +246,9 @@ impl ClusterTask {
         Relay::Direct { origin: self.node, from: 0, to: sender, trace, frame, bounce: true }
     }
 
-    fn set_up(&self, up: bool) {
+    fn set_up(&self, up: bool, metrics: &Metrics) {
         self.up.store(up, Ordering::Relaxed);
-        gauge!("ws_cluster_up").set(if up { 1.0 } else { 0.0 });
+        metrics.cluster_up(up);
     }
 }
 
@@ -252,6 +259,7 @@ async fn publish(
     publisher: &mut ConnectionManager,
     relay: Relay,
     registry: &Registry,
+    metrics: &Metrics,
 ) -> redis::RedisResult<()> {
     let channel = match &relay {
         Relay::Room { room, .. } => room_channel(room),
@@ -267,11 +275,11 @@ async fn publish(
             Ok(())
         }
         Ok(_) => {
-            counter!("ws_cluster_messages_total", "direction" => "out").increment(1);
+            metrics.relay_sent();
             Ok(())
         }
         Err(error) => {
-            counter!("ws_cluster_lost_total").increment(1);
+            metrics.relay_lost();
             warn!(%error, %channel, "message lost: redis did not take it");
             Err(error)
         }

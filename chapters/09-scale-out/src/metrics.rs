@@ -33,6 +33,10 @@ pub const HANDLER_DURATION: &str = "ws_handler_duration_seconds";
 pub const HEARTBEAT_RTT: &str = "ws_heartbeat_rtt_seconds";
 pub const MESSAGE_SIZE: &str = "ws_message_size_bytes";
 pub const SESSION_DURATION: &str = "ws_session_duration_seconds";
+pub const CLUSTER_UP: &str = "ws_cluster_up";
+pub const CLUSTER_RECONNECTS: &str = "ws_cluster_reconnects_total";
+pub const CLUSTER_MESSAGES: &str = "ws_cluster_messages_total";
+pub const CLUSTER_LOST: &str = "ws_cluster_lost_total";
 // ANCHOR_END: names
 
 /// The Prometheus recorder, with histogram buckets suited to each unit. It records into its
@@ -89,6 +93,16 @@ pub fn describe() {
     describe_histogram!(HEARTBEAT_RTT, Unit::Seconds, "Ping to Pong round-trip time");
     describe_histogram!(MESSAGE_SIZE, Unit::Bytes, "Size of data frames, by direction");
     describe_histogram!(SESSION_DURATION, Unit::Seconds, "How long sessions lasted");
+    describe_gauge!(CLUSTER_UP, "1 while subscribed to Redis, 0 while not");
+    describe_counter!(
+        CLUSTER_RECONNECTS,
+        "Connections to Redis lost, and connection attempts that failed"
+    );
+    describe_counter!(
+        CLUSTER_MESSAGES,
+        "Relays through Redis, by direction: in received, out published and received"
+    );
+    describe_counter!(CLUSTER_LOST, "Relays whose PUBLISH failed: not confirmed, perhaps lost");
 }
 
 // ANCHOR: recording
@@ -113,6 +127,11 @@ pub struct Metrics {
     queue_drops: Counter,
     sessions: Gauge,
     rooms: Gauge,
+    cluster_up: Gauge,
+    cluster_reconnects: Counter,
+    relays_in: Counter,
+    relays_out: Counter,
+    relays_lost: Counter,
 }
 
 /// One handle per value of a label, for a closed set of values. Looked up on every message, so
@@ -239,6 +258,11 @@ impl Metrics {
             queue_drops: counter!(QUEUE_DROPS),
             sessions: gauge!(SESSIONS_ACTIVE),
             rooms: gauge!(ROOMS_ACTIVE),
+            cluster_up: gauge!(CLUSTER_UP),
+            cluster_reconnects: counter!(CLUSTER_RECONNECTS),
+            relays_in: counter!(CLUSTER_MESSAGES, "direction" => "in"),
+            relays_out: counter!(CLUSTER_MESSAGES, "direction" => "out"),
+            relays_lost: counter!(CLUSTER_LOST),
         }
     }
 
@@ -288,6 +312,26 @@ impl Metrics {
     pub fn population(&self, sessions: usize, rooms: usize) {
         self.sessions.set(sessions as f64);
         self.rooms.set(rooms as f64);
+    }
+
+    pub fn cluster_up(&self, up: bool) {
+        self.cluster_up.set(if up { 1.0 } else { 0.0 });
+    }
+
+    pub fn cluster_reconnect(&self) {
+        self.cluster_reconnects.increment(1);
+    }
+
+    pub fn relay_received(&self) {
+        self.relays_in.increment(1);
+    }
+
+    pub fn relay_sent(&self) {
+        self.relays_out.increment(1);
+    }
+
+    pub fn relay_lost(&self) {
+        self.relays_lost.increment(1);
     }
 }
 

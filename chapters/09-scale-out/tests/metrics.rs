@@ -176,6 +176,19 @@ async fn a_real_scrape_is_valid_prometheus_text_with_the_expected_series() {
         other => panic!("not a histogram: {other:?}"),
     }
     assert!(scrape.docs.contains_key(names::CONNECTIONS_OPENED), "HELP lines are present");
+    // The cluster's series are registered with every other series, so a single node has them
+    // too, at zero, each with its HELP text.
+    for name in
+        [names::CLUSTER_UP, names::CLUSTER_RECONNECTS, names::CLUSTER_MESSAGES, names::CLUSTER_LOST]
+    {
+        let help = scrape.docs.get(name).unwrap_or_else(|| panic!("no HELP for {name}"));
+        assert_ne!(help, name, "{name} has its own HELP text, not its name");
+    }
+    assert_eq!(value(names::CLUSTER_UP, None), Value::Gauge(0.0));
+    assert_eq!(value(names::CLUSTER_RECONNECTS, None), Value::Counter(0.0));
+    assert_eq!(value(names::CLUSTER_MESSAGES, Some(("direction", "in"))), Value::Counter(0.0));
+    assert_eq!(value(names::CLUSTER_MESSAGES, Some(("direction", "out"))), Value::Counter(0.0));
+    assert_eq!(value(names::CLUSTER_LOST, None), Value::Counter(0.0));
 
     let health = http::get(admin_addr, "/healthz").await.unwrap();
     assert_eq!(health.status, 200);
