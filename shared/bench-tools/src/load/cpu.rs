@@ -12,7 +12,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// The unit of `utime` and `stime` in /proc: USER_HZ, which the kernel ABI fixes at 100 on x86
@@ -49,22 +49,22 @@ fn parse_ticks(stat: &str) -> Option<Ticks> {
 }
 
 /// What one process spent during the measured window.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct CpuUse {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CpuUse {
     /// `None`: wsload itself.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) pid: Option<u32>,
+    pub pid: Option<u32>,
     /// User + system CPU seconds, every thread, inside the window (10 ms resolution).
-    pub(crate) cpu_secs: f64,
+    pub cpu_secs: f64,
     /// `cpu_secs` over the window's length: 1.0 is one core busy all the time.
-    pub(crate) cores: f64,
+    pub cores: f64,
     /// CPU microseconds per measured answer (echo reply, delivery, churn cycle); none when the
     /// scenario answers nothing (`idle`).
-    pub(crate) per_answer_us: Option<f64>,
+    pub per_answer_us: Option<f64>,
     /// Of `cpu_secs`, the time in user space: the process's own code, not the kernel's.
-    pub(crate) user_secs: f64,
+    pub user_secs: f64,
     /// Of `per_answer_us`, the part in user space.
-    pub(crate) per_answer_user_us: Option<f64>,
+    pub per_answer_user_us: Option<f64>,
 }
 
 /// A reading at the start of the window, taken by whoever sees the window open, and one at
@@ -147,14 +147,14 @@ struct MachineTicks {
 }
 
 /// The whole machine during the window: how many of its cores were busy, whoever used them.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub(crate) struct MachineCpu {
-    pub(crate) cores: usize,
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct MachineCpu {
+    pub cores: usize,
     /// Busy cores on average over the window (all processes, and the kernel's own work).
-    pub(crate) busy_cores: f64,
+    pub busy_cores: f64,
     /// Of those, in interrupts and softirqs: mostly the loopback traffic of the run itself,
     /// which is billed to no process (so it is in neither the server's CPU nor wsload's).
-    pub(crate) softirq_cores: f64,
+    pub softirq_cores: f64,
 }
 
 /// The machine's counterpart of [`CpuProbe`].

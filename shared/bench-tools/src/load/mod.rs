@@ -20,7 +20,7 @@ mod echo;
 mod failure;
 mod idle;
 mod lifecycle;
-mod report;
+pub mod report;
 mod rss;
 mod run;
 mod tcp;
@@ -148,10 +148,10 @@ impl Start {
         let errors = Errors::of(&self.run, common.max_errors);
         let answers = read(&self.run.counters.measured);
         Summary {
-            scenario,
+            scenario: scenario.to_owned(),
             url: common.url.text.clone(),
-            protocol: common.protocol.as_str(),
-            settings,
+            protocol: common.protocol.as_str().to_owned(),
+            settings: settings.into_iter().map(|(key, value)| (key.to_owned(), value)).collect(),
             passed: errors.total <= common.max_errors,
             interrupted: self.run.interrupted(),
             measured_secs: report::round3(window_secs(window).as_secs_f64()),

@@ -1,134 +1,136 @@
 //! The summary of a run: one struct, printed as aligned text for people and serialized as JSON
 //! for scripts (`--json`). The JSON field names are a public surface: scripts and the smoke
-//! test read them, so they only ever grow.
+//! test read them, so they only ever grow. These types are also how the JSON is read back
+//! (`bench-compare` deserializes them), so a renamed field breaks the build of every reader
+//! instead of turning into a missing value.
 
 use std::{collections::BTreeMap, fmt::Write as _, time::Duration};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
+use super::run::{Run, Window, read};
+pub use super::{
     cpu::{CpuUse, MachineCpu},
     rss::RssSamples,
-    run::{Run, Window, read},
 };
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Summary {
-    pub(crate) scenario: &'static str,
-    pub(crate) url: String,
-    pub(crate) protocol: &'static str,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub url: String,
+    pub protocol: String,
     /// The options that shaped the load, for comparing runs.
-    pub(crate) settings: BTreeMap<&'static str, Value>,
+    pub settings: BTreeMap<String, Value>,
     /// No more errors than `errors.max_errors`.
-    pub(crate) passed: bool,
+    pub passed: bool,
     /// Stopped early by Ctrl-C or SIGTERM.
-    pub(crate) interrupted: bool,
+    pub interrupted: bool,
     /// Length of the measured window (the hold, for `idle`).
-    pub(crate) measured_secs: f64,
+    pub measured_secs: f64,
     /// From the window's start to the last answer to one of its requests (at least
     /// `measured_secs`): the answer rates are computed over this, so a server that fell behind
     /// and answered during the drain does not look faster than it was.
-    pub(crate) answers_secs: f64,
+    pub answers_secs: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) connections: Option<Connections>,
+    pub connections: Option<Connections>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) messages: Option<Messages>,
+    pub messages: Option<Messages>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) broadcast: Option<Broadcast>,
+    pub broadcast: Option<Broadcast>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) churn: Option<Churn>,
+    pub churn: Option<Churn>,
     /// Round trip (echo), publish-to-delivery (broadcast) or full cycle (churn).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) latency_us: Option<Percentiles>,
-    pub(crate) errors: Errors,
+    pub latency_us: Option<Percentiles>,
+    pub errors: Errors,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) server_rss: Option<RssSamples>,
-    pub(crate) wsload_rss: RssSamples,
+    pub server_rss: Option<RssSamples>,
+    pub wsload_rss: RssSamples,
     /// The server's CPU time in the measured window (with `--server-pid`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) server_cpu: Option<CpuUse>,
+    pub server_cpu: Option<CpuUse>,
     /// wsload's own: near 1 core, the load generator may have been the limit.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) wsload_cpu: Option<CpuUse>,
+    pub wsload_cpu: Option<CpuUse>,
     /// The whole machine in the window: busy cores beyond the server's and wsload's were
     /// another program's (or the kernel's network work, which no process is billed for).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) machine_cpu: Option<MachineCpu>,
+    pub machine_cpu: Option<MachineCpu>,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Connections {
-    pub(crate) requested: u64,
-    pub(crate) opened: u64,
-    pub(crate) failed: u64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Connections {
+    pub requested: u64,
+    pub opened: u64,
+    pub failed: u64,
     /// From the first connection attempt until every attempt had succeeded or failed.
-    pub(crate) ramp_secs: f64,
-    pub(crate) handshakes_per_sec: f64,
+    pub ramp_secs: f64,
+    pub handshakes_per_sec: f64,
     /// Connect + upgrade (+ welcome, + join) of each connection.
-    pub(crate) handshake_us: Option<Percentiles>,
+    pub handshake_us: Option<Percentiles>,
     /// Open connections that ended without our asking.
-    pub(crate) dropped: u64,
-    pub(crate) closed_clean: u64,
+    pub dropped: u64,
+    pub closed_clean: u64,
     /// Server pings received (and answered).
-    pub(crate) pings: u64,
+    pub pings: u64,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Messages {
-    pub(crate) frame_bytes: usize,
-    pub(crate) sent: u64,
-    pub(crate) received: u64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Messages {
+    pub frame_bytes: usize,
+    pub sent: u64,
+    pub received: u64,
     /// Replies to messages sent inside the measured window.
-    pub(crate) measured: u64,
-    pub(crate) per_sec: f64,
+    pub measured: u64,
+    pub per_sec: f64,
     /// Open loop only: sends skipped because too many replies were outstanding.
-    pub(crate) skipped: u64,
+    pub skipped: u64,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Broadcast {
-    pub(crate) room: String,
-    pub(crate) members: u64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Broadcast {
+    pub room: String,
+    pub members: u64,
     /// Publishes sent inside the window and acknowledged.
-    pub(crate) publishes: u64,
-    pub(crate) publishes_per_sec: f64,
+    pub publishes: u64,
+    pub publishes_per_sec: f64,
     /// Deliveries of those publishes, over all members.
-    pub(crate) deliveries: u64,
-    pub(crate) deliveries_per_sec: f64,
+    pub deliveries: u64,
+    pub deliveries_per_sec: f64,
     /// publishes x members.
-    pub(crate) expected: u64,
-    pub(crate) lost: u64,
+    pub expected: u64,
+    pub lost: u64,
     /// The deliveries' sizes on the wire (a WebSocket frame's header included); none when
     /// nothing was delivered.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) frame_bytes: Option<FrameBytes>,
+    pub frame_bytes: Option<FrameBytes>,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct FrameBytes {
-    pub(crate) min: u64,
-    pub(crate) max: u64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrameBytes {
+    pub min: u64,
+    pub max: u64,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Churn {
-    pub(crate) concurrency: usize,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Churn {
+    pub concurrency: usize,
     /// Cycles started inside the window and completed.
-    pub(crate) cycles: u64,
-    pub(crate) cycles_per_sec: f64,
+    pub cycles: u64,
+    pub cycles_per_sec: f64,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Percentiles {
-    pub(crate) count: u64,
-    pub(crate) mean: f64,
-    pub(crate) p50: u64,
-    pub(crate) p90: u64,
-    pub(crate) p99: u64,
-    pub(crate) p999: u64,
-    pub(crate) max: u64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
 }
 
 impl Percentiles {
@@ -146,19 +148,19 @@ impl Percentiles {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct Errors {
-    pub(crate) total: u64,
-    pub(crate) max_errors: u64,
-    pub(crate) by_kind: BTreeMap<String, ErrorKind>,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Errors {
+    pub total: u64,
+    pub max_errors: u64,
+    pub by_kind: BTreeMap<String, ErrorKind>,
     /// The first few errors in order, `+seconds kind: detail`.
-    pub(crate) first: Vec<String>,
+    pub first: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct ErrorKind {
-    pub(crate) count: u64,
-    pub(crate) first: String,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorKind {
+    pub count: u64,
+    pub first: String,
 }
 
 impl Errors {

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `VmRSS` in KiB of `pid`, or of this process for `None`.
 pub(crate) fn vm_rss_kib(pid: Option<u32>) -> io::Result<u64> {
@@ -26,25 +26,25 @@ fn status_kib(pid: Option<u32>, field: &str) -> io::Result<u64> {
 }
 
 /// Samples of one process's RSS at the points of a run that tell a story.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct RssSamples {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RssSamples {
     /// `None`: wsload itself.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) pid: Option<u32>,
+    pub pid: Option<u32>,
     /// Before the first connection.
-    pub(crate) baseline_kib: Option<u64>,
+    pub baseline_kib: Option<u64>,
     /// Once every connection is open (set up, joined).
-    pub(crate) open_kib: Option<u64>,
+    pub open_kib: Option<u64>,
     /// At the end of the measured window (or hold), connections still open.
-    pub(crate) end_kib: Option<u64>,
+    pub end_kib: Option<u64>,
     /// After every connection closed.
-    pub(crate) closed_kib: Option<u64>,
+    pub closed_kib: Option<u64>,
     /// The most the process has held at once (`VmHWM`), read with the last sample. Memory that
     /// comes and goes with the load, between the samples above, shows here; for a server
     /// started for this run, it is this run's peak.
-    pub(crate) peak_kib: Option<u64>,
+    pub peak_kib: Option<u64>,
     /// (end - baseline) / connections open at the end.
-    pub(crate) per_connection_kib: Option<f64>,
+    pub per_connection_kib: Option<f64>,
 }
 
 impl RssSamples {

@@ -9,7 +9,10 @@ use plotters::{
     style::text_anchor::{HPos, Pos, VPos},
 };
 
-use crate::{measure::Row, page::Results};
+use crate::{
+    measure::{Outcome, Row},
+    page::Results,
+};
 
 const CEILING: RGBColor = RGBColor(150, 150, 150);
 const CHAPTER: RGBColor = RGBColor(49, 110, 180);
@@ -23,8 +26,8 @@ struct Panel {
     bars: Vec<(&'static str, Option<f64>)>,
 }
 
-fn bars(rows: &[Row], pointer: &str) -> Vec<(&'static str, Option<f64>)> {
-    rows.iter().map(|row| (row.server.key, row.f64(pointer))).collect()
+fn bars(rows: &[Row], value: fn(&Outcome) -> Option<f64>) -> Vec<(&'static str, Option<f64>)> {
+    rows.iter().map(|row| (row.server.key, row.get(value))).collect()
 }
 
 fn panels(results: &Results) -> Vec<Panel> {
@@ -33,14 +36,14 @@ fn panels(results: &Results) -> Vec<Panel> {
         panels.push(Panel {
             title: "Echo: messages per second (higher is better)".into(),
             unit: "msgs/s",
-            bars: bars(rows, "/messages/per_sec"),
+            bars: bars(rows, Outcome::msgs_per_sec),
         });
     }
     if let Some(rows) = &results.idle {
         panels.push(Panel {
             title: "Idle: server memory per connection (lower is better)".into(),
             unit: "KiB",
-            bars: bars(rows, "/server_rss/per_connection_kib"),
+            bars: bars(rows, Outcome::per_conn_kib),
         });
     }
     // Every server is offered the same deliveries a second, so the rate says little: the price
@@ -52,7 +55,7 @@ fn panels(results: &Results) -> Vec<Panel> {
                 room.room.members
             ),
             unit: "µs",
-            bars: bars(&room.rows, "/server_cpu/per_answer_us"),
+            bars: bars(&room.rows, Outcome::cpu_per_answer),
         });
     }
     // The ceiling's churn rate is its client's (see the page), so the comparable number is
@@ -61,7 +64,7 @@ fn panels(results: &Results) -> Vec<Panel> {
         panels.push(Panel {
             title: "Churn: server CPU per connect-echo-close cycle (lower is better)".into(),
             unit: "µs",
-            bars: bars(rows, "/server_cpu/per_answer_us"),
+            bars: bars(rows, Outcome::cpu_per_answer),
         });
     }
     panels
@@ -162,11 +165,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{
-        measure::{Outcome, Row},
-        plan::SERVERS,
-        procs::KernelGrowth,
-    };
+    use crate::{measure::test_outcome, plan::SERVERS};
 
     #[test]
     fn every_panel_has_a_labelled_bar_per_server() {
@@ -175,16 +174,17 @@ mod tests {
             .enumerate()
             .map(|(i, server)| Row {
                 server: *server,
-                outcome: Some(Outcome {
-                    summary: json!({
-                        "messages": {"per_sec": 1000.0 * (i + 1) as f64},
-                        "server_rss": {"per_connection_kib": 2.5},
-                        "server_cpu": {"per_answer_us": 1234.0},
+                outcome: Some(test_outcome(
+                    json!({
+                        "messages": { "frame_bytes": 33, "sent": 1, "received": 1, "measured": 1,
+                            "per_sec": 1000.0 * (i + 1) as f64, "skipped": 0 },
+                        "server_rss": { "baseline_kib": 1, "open_kib": 1, "end_kib": 1,
+                            "closed_kib": 1, "peak_kib": 1, "per_connection_kib": 2.5 },
+                        "server_cpu": { "cpu_secs": 1.0, "cores": 1.0, "per_answer_us": 1234.0,
+                            "user_secs": 1.0, "per_answer_user_us": 1.0 },
                     }),
-                    kernel: KernelGrowth::default(),
-                    rates: Vec::new(),
-                    page_views: 0,
-                }),
+                    &[],
+                )),
             })
             .collect();
         let results = Results {

@@ -6,6 +6,10 @@
 //! what the server and wsload used. A measurement that another program disturbed is run again
 //! (up to twice), and the page's run log shows every measurement's load average and
 //! disturbance, so a reader can judge.
+//!
+//! A run leaves its summaries and a record of what wsload does not report (`run.json`: the
+//! machine, the run log, kernel memory, demo pages served) in the work folder; `--replay` reads
+//! them back through the same steps instead of measuring, to write the page again.
 
 use std::{
     net::SocketAddr,
@@ -18,12 +22,13 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
-use serde_json::Value;
+use bench_tools::load::report::{Connections, Percentiles, RssSamples, Summary};
+use serde::{Deserialize, Serialize};
 use tokio::task::AbortHandle;
 
 use crate::{
     plan::{self, CH08, FANOUT_MESSAGE, Plan, ReadPath, SERVERS, ServerSpec, TCP, duration_arg},
-    procs::{self, KernelGrowth, Launcher},
+    procs::{self, KernelGrowth, Launcher, Machine},
 };
 
 /// Busy cores beyond the server's, wsload's and the kernel's interrupt work, in the measured
@@ -40,8 +45,8 @@ const SLACK: Duration = Duration::from_secs(120);
 /// One measurement's result.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
-    /// wsload's JSON summary.
-    pub(crate) summary: Value,
+    /// wsload's summary, read back from its JSON.
+    pub(crate) summary: Summary,
     /// How far kernel memory for sockets grew while wsload ran (machine-wide).
     pub(crate) kernel: KernelGrowth,
     /// When the measurement was repeated and this is the median run: every counted run's echo
@@ -53,16 +58,47 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn f64(&self, pointer: &str) -> Option<f64> {
-        self.summary.pointer(pointer).and_then(Value::as_f64)
+    /// Echo replies a second (echo runs).
+    pub(crate) fn msgs_per_sec(&self) -> Option<f64> {
+        Some(self.summary.messages.as_ref()?.per_sec)
     }
 
-    pub(crate) fn u64(&self, pointer: &str) -> Option<u64> {
-        self.summary.pointer(pointer).and_then(Value::as_u64)
+    /// The server's CPU microseconds per answer (reply, delivery, cycle).
+    pub(crate) fn cpu_per_answer(&self) -> Option<f64> {
+        self.summary.server_cpu.as_ref()?.per_answer_us
+    }
+
+    pub(crate) fn server_cores(&self) -> Option<f64> {
+        Some(self.summary.server_cpu.as_ref()?.cores)
+    }
+
+    pub(crate) fn wsload_cores(&self) -> Option<f64> {
+        Some(self.summary.wsload_cpu.as_ref()?.cores)
+    }
+
+    pub(crate) fn server_rss(&self) -> Option<&RssSamples> {
+        self.summary.server_rss.as_ref()
+    }
+
+    /// The server's memory per connection held, in KiB.
+    pub(crate) fn per_conn_kib(&self) -> Option<f64> {
+        self.server_rss()?.per_connection_kib
+    }
+
+    pub(crate) fn connections(&self) -> Option<&Connections> {
+        self.summary.connections.as_ref()
+    }
+
+    pub(crate) fn handshake(&self) -> Option<&Percentiles> {
+        self.connections()?.handshake_us.as_ref()
+    }
+
+    pub(crate) fn latency(&self) -> Option<&Percentiles> {
+        self.summary.latency_us.as_ref()
     }
 
     pub(crate) fn passed(&self) -> bool {
-        self.summary.pointer("/passed").and_then(Value::as_bool).unwrap_or(false)
+        self.summary.passed
     }
 
     /// Another program used more than `DISTURBED` cores during the window.
@@ -77,27 +113,64 @@ impl Outcome {
     /// Busy cores nobody of ours used during the window. Interrupts and softirqs are left
     /// out: they are mostly the run's own loopback packets, which the kernel bills to no one.
     fn disturbance(&self) -> Option<f64> {
-        let machine = self.f64("/machine_cpu/busy_cores")?;
-        let kernel = self.f64("/machine_cpu/softirq_cores").unwrap_or(0.0);
-        let ours = self.f64("/server_cpu/cores")? + self.f64("/wsload_cpu/cores")?;
-        Some((machine - kernel - ours).max(0.0))
+        let machine = self.summary.machine_cpu.as_ref()?;
+        let ours = self.server_cores()? + self.wsload_cores()?;
+        Some((machine.busy_cores - machine.softirq_cores - ours).max(0.0))
     }
 }
 
-/// The run log: one entry per measurement, for the page.
-#[derive(Debug, Clone)]
+/// The run log: one entry per measurement, for the page, with what the measurement saw beside
+/// wsload's summary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LogEntry {
     pub(crate) id: String,
     pub(crate) load_average: Option<f64>,
     pub(crate) disturbance: Option<f64>,
     pub(crate) attempts: u32,
     pub(crate) passed: bool,
+    pub(crate) kernel: KernelGrowth,
+    pub(crate) page_views: u64,
+}
+
+/// What a run measured beyond wsload's summaries, kept as `run.json` beside them so that
+/// `--replay` can write the page again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunRecord {
+    pub(crate) machine: Machine,
+    pub(crate) took_secs: f64,
+    pub(crate) log: Vec<LogEntry>,
+}
+
+impl RunRecord {
+    pub(crate) fn path(work: &std::path::Path) -> PathBuf {
+        work.join("run.json")
+    }
+
+    pub(crate) fn read(work: &std::path::Path) -> anyhow::Result<Self> {
+        let path = Self::path(work);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("read {} (left by the run to replay)", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))
+    }
+
+    pub(crate) fn write(&self, work: &std::path::Path) -> anyhow::Result<()> {
+        let path = Self::path(work);
+        let json = serde_json::to_string_pretty(self).context("serialize the run record")?;
+        std::fs::write(&path, json + "\n").with_context(|| format!("write {}", path.display()))
+    }
+}
+
+/// Where measurements come from: servers and wsload started now, or an earlier run's files.
+#[derive(Debug)]
+pub(crate) enum Source {
+    Live(Launcher),
+    Replay(Vec<LogEntry>),
 }
 
 /// Runs measurements and keeps their log.
 #[derive(Debug)]
 pub(crate) struct Bench {
-    launcher: Launcher,
+    source: Source,
     json_dir: PathBuf,
     quick: bool,
     cores: usize,
@@ -108,9 +181,9 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    pub(crate) fn new(launcher: Launcher, work: PathBuf, quick: bool, cores: usize) -> Self {
+    pub(crate) fn new(source: Source, work: PathBuf, quick: bool, cores: usize) -> Self {
         Self {
-            launcher,
+            source,
             json_dir: work.join("json"),
             quick,
             cores: cores.max(1),
@@ -134,9 +207,25 @@ impl Bench {
         args: &[String],
         planned: Duration,
     ) -> anyhow::Result<Outcome> {
+        let json = self.json_dir.join(format!("{}.json", id.replace('/', "-")));
+        let launcher = match &self.source {
+            Source::Live(launcher) => launcher,
+            Source::Replay(log) => {
+                let entry = log.iter().find(|entry| entry.id == id).with_context(|| {
+                    format!("{id}: not in the record of the run to replay (run.json)")
+                })?;
+                let outcome = Outcome {
+                    summary: read_summary(id, &json)?,
+                    kernel: entry.kernel,
+                    rates: Vec::new(),
+                    page_views: entry.page_views,
+                };
+                self.log.push(entry.clone());
+                return Ok(outcome);
+            }
+        };
         std::fs::create_dir_all(&self.json_dir)
             .with_context(|| format!("create {}", self.json_dir.display()))?;
-        let json = self.json_dir.join(format!("{}.json", id.replace('/', "-")));
         let attempts = if self.quick { 1 } else { ATTEMPTS };
         let mut best: Option<(Outcome, Option<f64>, Option<f64>)> = None;
         let mut tried = 0;
@@ -146,8 +235,7 @@ impl Bench {
                 self.wait_for_quiet().await;
             }
             let load_average = procs::load_average();
-            let running = self
-                .launcher
+            let running = launcher
                 .start(server, server_extra, &format!("{}-{attempt}", id.replace('/', "-")))
                 .await?;
             let mut full = args.to_vec();
@@ -163,7 +251,7 @@ impl Bench {
                 }
                 _ => None,
             };
-            let run = self.launcher.wsload(&full, planned + SLACK).await;
+            let run = launcher.wsload(&full, planned + SLACK).await;
             viewer.inspect(AbortHandle::abort);
             let page_views = views.load(Ordering::Relaxed);
             let stopped = running.stop().await;
@@ -172,14 +260,15 @@ impl Bench {
             if run.code == Some(2) {
                 bail!("{id}: wsload refused its options:\n{}", run.stderr);
             }
-            let text = std::fs::read_to_string(&json).with_context(|| {
-                format!(
+            if !json.exists() {
+                bail!(
                     "{id}: wsload wrote no summary ({:?}):\n{}{}",
-                    run.code, run.stdout, run.stderr
-                )
-            })?;
-            let summary: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{id}: parse {}", json.display()))?;
+                    run.code,
+                    run.stdout,
+                    run.stderr
+                );
+            }
+            let summary = read_summary(id, &json)?;
             let outcome =
                 Outcome { summary, kernel: run.kernel_growth, rates: Vec::new(), page_views };
             let disturbance = outcome.disturbance();
@@ -215,6 +304,8 @@ impl Bench {
             disturbance,
             attempts: tried,
             passed: outcome.passed(),
+            kernel: outcome.kernel,
+            page_views: outcome.page_views,
         });
         Ok(outcome)
     }
@@ -268,6 +359,13 @@ impl Bench {
     }
 }
 
+/// wsload's JSON summary of `id`, read back into its types.
+fn read_summary(id: &str, json: &std::path::Path) -> anyhow::Result<Summary> {
+    let text =
+        std::fs::read_to_string(json).with_context(|| format!("{id}: read {}", json.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{id}: parse {}", json.display()))
+}
+
 /// Loads the demo page (`GET /` on the admin listener) `rate` times a second until aborted,
 /// counting the pages that came back whole (200).
 async fn view_pages(admin: SocketAddr, rate: u32, served: Arc<AtomicU64>) {
@@ -285,14 +383,15 @@ async fn view_pages(admin: SocketAddr, rate: u32, served: Arc<AtomicU64>) {
 /// The one number of a summary worth a progress line.
 fn headline(outcome: &Outcome) -> String {
     let rate = |value: f64, unit: &str| format!("{} {unit}", thousands(value));
-    if let Some(per_sec) = outcome.f64("/messages/per_sec") {
-        rate(per_sec, "msgs/s")
-    } else if let Some(per_sec) = outcome.f64("/broadcast/deliveries_per_sec") {
-        rate(per_sec, "deliveries/s")
-    } else if let Some(per_sec) = outcome.f64("/churn/cycles_per_sec") {
-        rate(per_sec, "cycles/s")
-    } else if let Some(kib) = outcome.f64("/server_rss/per_connection_kib") {
-        let opened = outcome.u64("/connections/opened").unwrap_or(0);
+    let summary = &outcome.summary;
+    if let Some(messages) = &summary.messages {
+        rate(messages.per_sec, "msgs/s")
+    } else if let Some(broadcast) = &summary.broadcast {
+        rate(broadcast.deliveries_per_sec, "deliveries/s")
+    } else if let Some(churn) = &summary.churn {
+        rate(churn.cycles_per_sec, "cycles/s")
+    } else if let Some(kib) = outcome.per_conn_kib() {
+        let opened = outcome.connections().map_or(0, |connections| connections.opened);
         format!("{kib:.1} KiB/conn, {} open", thousands(opened as f64))
     } else {
         "no result".to_owned()
@@ -320,12 +419,9 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn f64(&self, pointer: &str) -> Option<f64> {
-        self.outcome.as_ref()?.f64(pointer)
-    }
-
-    pub(crate) fn u64(&self, pointer: &str) -> Option<u64> {
-        self.outcome.as_ref()?.u64(pointer)
+    /// A value of the row's outcome: `row.get(Outcome::msgs_per_sec)`.
+    pub(crate) fn get<T>(&self, value: impl FnOnce(&Outcome) -> Option<T>) -> Option<T> {
+        self.outcome.as_ref().and_then(value)
     }
 }
 
@@ -465,7 +561,7 @@ fn median(mut runs: Vec<Outcome>) -> Outcome {
     if runs.iter().any(Outcome::quiet) {
         runs.retain(Outcome::quiet);
     }
-    let rate = |outcome: &Outcome| outcome.f64("/messages/per_sec").unwrap_or(0.0);
+    let rate = |outcome: &Outcome| outcome.msgs_per_sec().unwrap_or(0.0);
     let rates = runs.iter().map(rate).collect();
     runs.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     let mut median = runs.swap_remove(runs.len() / 2);
@@ -607,6 +703,29 @@ pub(crate) async fn tuning(bench: &mut Bench, plan: &Plan) -> anyhow::Result<Tun
     Ok(TuningResults { read_paths, backlog, many, demo: (first(quiet), first(viewed?)) })
 }
 
+/// For tests: an outcome whose summary has wsload's required fields plus `sections` (a JSON
+/// object of the summary's optional sections).
+#[cfg(test)]
+pub(crate) fn test_outcome(sections: serde_json::Value, rates: &[f64]) -> Outcome {
+    let mut summary = serde_json::json!({
+        "scenario": "echo", "url": "ws://127.0.0.1:1/", "protocol": "envelope", "settings": {},
+        "passed": true, "interrupted": false, "measured_secs": 1.0, "answers_secs": 1.0,
+        "errors": { "total": 0, "max_errors": 0, "by_kind": {}, "first": [] },
+        "wsload_rss": {},
+    });
+    if let (Some(summary), serde_json::Value::Object(sections)) =
+        (summary.as_object_mut(), sections)
+    {
+        summary.extend(sections);
+    }
+    Outcome {
+        summary: serde_json::from_value(summary).expect("a summary"),
+        kernel: KernelGrowth::default(),
+        rates: rates.to_vec(),
+        page_views: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -614,18 +733,17 @@ mod tests {
     use super::*;
 
     fn run(rate: f64) -> Outcome {
-        Outcome {
-            summary: json!({ "messages": { "per_sec": rate } }),
-            kernel: KernelGrowth::default(),
-            rates: Vec::new(),
-            page_views: 0,
-        }
+        test_outcome(
+            json!({ "messages": { "frame_bytes": 33, "sent": 1, "received": 1,
+            "measured": 1, "per_sec": rate, "skipped": 0 } }),
+            &[],
+        )
     }
 
     #[test]
     fn the_median_run_keeps_every_rate_in_the_order_they_ran() {
         let median = median([250.0, 200.0, 240.0].map(run).to_vec());
-        assert_eq!(median.f64("/messages/per_sec"), Some(240.0));
+        assert_eq!(median.msgs_per_sec(), Some(240.0));
         // The page pairs the k-th rate of two rows as one round: sorted, they would not be.
         assert_eq!(median.rates, [250.0, 200.0, 240.0]);
     }

@@ -1,14 +1,16 @@
-//! The book's benchmarks page, written from one run's results. Every number on it comes from
-//! this run; the prose around the tables only picks which numbers to compare, so it says what
-//! the numbers say even when they change.
+//! The generated parts of the book's benchmarks page: what comes from one run. The page itself
+//! (`book/src/benchmarks.md`) is written by hand and includes these parts from `generated/`:
+//! the run's facts, the wsload command lines, every table, the sentences that quote a table's
+//! figures, and the run log. Each part is one file, `generated/benchmarks-NAME.md`; the prose
+//! that explains them lives in the page, not here.
 
 use std::{fmt::Write as _, time::Duration};
 
+use bench_tools::load::report::{Broadcast, FrameBytes, Percentiles};
+
 use crate::{
-    measure::{
-        self, DISTURBED, LogEntry, Outcome, ReadPathRun, RoomRows, Row, TuningResults, thousands,
-    },
-    plan::{self, Plan, ReadPath, ServerSpec, duration_arg},
+    measure::{self, LogEntry, Outcome, ReadPathRun, RoomRows, Row, TuningResults, thousands},
+    plan::{Plan, ReadPath},
     procs::Machine,
 };
 
@@ -27,119 +29,136 @@ pub(crate) struct Results {
 /// when the run itself shows more (see `noise_floor`).
 const NOISE: f64 = 0.03;
 
+/// The first line of every part, for whoever opens the file.
+const HEADER: &str = "<!-- Written by bench-compare (shared/bench-tools/src/bin/bench-compare) \
+                      from one run. Do not edit by hand: run it again. -->";
+
+/// What a part of a section that `--only` left out says.
+const NOT_MEASURED: &str = "*Not measured in this run (`--only`).*";
+
+/// One generated part of the page: `generated/benchmarks-{name}.md`.
+#[derive(Debug)]
+pub(crate) struct Part {
+    pub(crate) name: &'static str,
+    pub(crate) text: String,
+}
+
+impl Part {
+    pub(crate) fn file_name(&self) -> String {
+        format!("benchmarks-{}.md", self.name)
+    }
+}
+
+/// A part made of markdown blocks (paragraphs, tables, code), one blank line apart.
+fn part(name: &'static str, blocks: Vec<String>) -> Part {
+    let blocks: Vec<String> = blocks.into_iter().filter(|block| !block.is_empty()).collect();
+    Part { name, text: format!("{HEADER}\n\n{}\n", blocks.join("\n\n")) }
+}
+
+/// The parts of a section, or each of them saying it was not measured.
+fn section(names: &[&'static str], parts: Option<Vec<Part>>) -> Vec<Part> {
+    parts.unwrap_or_else(|| {
+        names.iter().map(|name| part(name, vec![NOT_MEASURED.to_owned()])).collect()
+    })
+}
+
 pub(crate) fn render(
     results: &Results,
     plan: &Plan,
     machine: &Machine,
     command: &str,
     took: Duration,
-) -> String {
-    let mut page = String::new();
-    header(&mut page, plan, machine, command, took);
-    if let Some(rows) = &results.echo {
-        echo(&mut page, plan, rows);
-    }
-    if let Some(rows) = &results.idle {
-        idle(&mut page, plan, rows);
-    }
-    if let Some(rooms) = &results.broadcast {
-        broadcast(&mut page, plan, rooms);
-    }
-    if let Some(rows) = &results.churn {
-        churn(&mut page, plan, rows);
-    }
-    if let Some(tuning) = &results.tuning {
-        tuning_steps(&mut page, plan, tuning, results.echo.as_deref());
-    }
-    run_log(&mut page, &results.log);
-    page
+) -> Vec<Part> {
+    let echo_rows = results.echo.as_deref();
+    let mut parts = vec![
+        part("run", vec![quick_note(plan), facts(machine, took)]),
+        part("command", vec![code(&[command.to_owned()])]),
+    ];
+    parts.extend(section(&["echo-load", "echo"], echo_rows.map(|rows| echo(plan, rows))));
+    parts.extend(section(
+        &["idle-load", "idle"],
+        results.idle.as_ref().map(|rows| idle(plan, rows)),
+    ));
+    parts.extend(section(
+        &["broadcast"],
+        results.broadcast.as_ref().map(|rooms| vec![broadcast(plan, rooms)]),
+    ));
+    parts.extend(section(
+        &["churn-load", "churn"],
+        results.churn.as_ref().map(|rows| churn(plan, rows)),
+    ));
+    parts.extend(section(
+        TUNING_PARTS,
+        results.tuning.as_ref().map(|tuning| tuning_steps(plan, tuning, echo_rows)),
+    ));
+    parts.push(run_log(&results.log));
+    parts
 }
 
-fn header(page: &mut String, plan: &Plan, machine: &Machine, command: &str, took: Duration) {
-    let _ = write!(
-        page,
-        "# Benchmarks\n\n\
-         <!-- Written by bench-compare (shared/bench-tools/src/bin/bench-compare). Do not edit \
-         by hand: run it again. -->\n\n\
-         The same load against every chapter's server, and against a plain TCP echo server that \
-         does no WebSocket work at all: the ceiling. Each row is one server; the gap between a \
-         row and the ceiling is what that chapter's layers cost, and the gap between two \
-         neighbouring rows is what one chapter's idea costs.\n\n"
-    );
-    if plan.quick {
-        page.push_str(
-            "> **A quick run.** Seconds per measurement and a few hundred connections: it checks \
-             that the tools work, and its numbers mean little.\n\n",
-        );
+/// The parts of the tuning section, in page order.
+const TUNING_PARTS: &[&str] = &[
+    "tuning-noise",
+    "read-path-load",
+    "read-path",
+    "backlog-load",
+    "backlog",
+    "many-load",
+    "many",
+    "demo",
+    "steps",
+    "lost",
+];
+
+fn quick_note(plan: &Plan) -> String {
+    if !plan.quick {
+        return String::new();
     }
-    let _ = write!(
-        page,
-        "## How it was measured\n\n\
-         | | |\n| --- | --- |\n\
-         | date | {} |\n\
-         | CPU | {} |\n\
-         | cores | {} |\n\
-         | memory | {:.0} GiB |\n\
-         | kernel | Linux {} |\n\
-         | compiler | {} |\n\
-         | build | {} profile |\n\
-         | open files | {} |\n\
-         | the whole run took | {:.0} s |\n\n\
-         One command measured everything on this page, wrote it, and drew the chart:\n\n\
-         ```sh\n{command}\n```\n\n\
-         It builds the servers and `wsload` once, then for every measurement starts a **fresh \
-         server pinned to CPU 0** (`taskset -c 0`) and runs **`wsload` pinned to CPU 1**, so \
-         the two never share a core, and stops the server afterwards. The servers run as \
-         shipped, at their default log level (output to a file), with three exceptions: \
-         {rate_limited} get `--rate-limit {lim} --rate-burst {lim}` and {capped} \
-         `--max-connections {cap}` (above every run's count), because these benchmarks \
-         measure the server and not its limits, and {admin} get an `--admin-listen` port of \
-         their own. wsload talks to chapter 01 with `--protocol raw`, to chapter 02 with \
-         `--no-welcome`, to the others with the JSON envelope, and to the ceiling with \
-         `--protocol tcp`: the bytes a WebSocket client would send for the same message (a \
-         masked binary frame), echoed back byte for byte by `tcp-echo`, which sets \
-         `TCP_NODELAY` and listens with an accept queue of 4096, as chapter 08 does.\n\n\
-         Server CPU is the server's user + system time (`/proc/PID/stat`, 10 ms ticks) over \
-         the measured window, divided by the answers in it; the kernel's softirq work for \
-         loopback packets is billed to no process and is not in it. **Server peak** is the most \
-         memory the server held at once in its run (`VmHWM`), its connections and the load's \
-         buffers included. A row whose **wsload cores** is \
-         close to 1.00 was limited by the load generator's one core at least as much as by the \
-         server. Every measurement checks that the machine was otherwise quiet (see the [run \
-         log](#run-log)); a ⚠ marks one that another program still disturbed after three \
-         attempts. The raw `wsload` summaries (JSON) and the server logs are kept in \
-         `target/bench-compare/`.\n\n\
-         ![Throughput, memory, fan-out and churn of every chapter against the TCP \
-         ceiling](images/benchmarks.svg)\n\n",
-        machine.date,
-        machine.cpu_model,
-        machine.cores,
-        machine.memory_gib,
-        machine.kernel,
-        machine.rustc,
-        machine.profile,
-        machine.open_files,
-        took.as_secs_f64(),
-        lim = "1000000",
-        cap = plan::MAX_CONNECTIONS,
-        rate_limited = chapters_where(|server| server.rate_limited),
-        capped = chapters_where(|server| server.capped),
-        admin = chapters_where(|server| server.admin),
-    );
+    "> **A quick run.** Seconds per measurement and a few hundred connections: it checks that \
+     the tools work, and its numbers mean little."
+        .to_owned()
 }
+
+fn facts(machine: &Machine, took: Duration) -> String {
+    let rows = [
+        ("date", machine.date.clone()),
+        ("CPU", machine.cpu_model.clone()),
+        ("cores", machine.cores.to_string()),
+        ("memory", format!("{:.0} GiB", machine.memory_gib)),
+        ("kernel", format!("Linux {}", machine.kernel)),
+        ("compiler", machine.rustc.clone()),
+        ("build", format!("{} profile", machine.profile)),
+        ("open files", machine.open_files.clone()),
+        ("the whole run took", format!("{:.0} s", took.as_secs_f64())),
+    ];
+    let mut table = String::from("| | |\n| --- | --- |");
+    for (label, value) in rows {
+        let _ = write!(table, "\n| {label} | {value} |");
+    }
+    table
+}
+
+/// A `sh` code block of command lines.
+fn code(lines: &[String]) -> String {
+    format!("```sh\n{}\n```", lines.join("\n"))
+}
+
+/// A wsload command line as the page shows it: its load, then what bench-compare adds.
+fn wsload(args: &[String], added: &str) -> String {
+    format!("wsload {} {added}", args.join(" "))
+}
+
+const TARGET: &str = "--url … --server-pid …";
+const PROTOCOL_TARGET: &str = "--protocol … --url … --server-pid …";
 
 /// A markdown table.
-fn table(page: &mut String, headers: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(page, "| {} |", headers.join(" | "));
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let aligns: Vec<&str> =
         headers.iter().enumerate().map(|(i, _)| if i == 0 { "---" } else { "---:" }).collect();
-    let _ = writeln!(page, "| {} |", aligns.join(" | "));
-    for row in rows {
-        let _ = writeln!(page, "| {} |", row.join(" | "));
-    }
-    page.push('\n');
+    let mut lines =
+        vec![format!("| {} |", headers.join(" | ")), format!("| {} |", aligns.join(" | "))];
+    lines.extend(rows.iter().map(|row| format!("| {} |", row.join(" | "))));
+    lines.join("\n")
 }
-
 fn dash() -> String {
     "—".to_owned()
 }
@@ -213,7 +232,7 @@ fn title(row: &Row) -> String {
 }
 
 fn errors(row: &Row) -> String {
-    int_u(row.u64("/errors/total"))
+    int_u(row.get(|o| Some(o.summary.errors.total)))
 }
 
 fn mib(kib: Option<u64>) -> String {
@@ -224,74 +243,33 @@ fn find<'a>(rows: &'a [Row], key: &str) -> Option<&'a Row> {
     rows.iter().find(|row| row.server.key == key)
 }
 
-/// The chapters whose server `has` something, for the prose: `chapter 08`, `chapters 07 and
-/// 08`, `chapters 05-08` (the flags hold from some chapter on). Read from the plan, so that the
-/// page names the chapters the run really treated that way.
-fn chapters_where(has: impl Fn(&ServerSpec) -> bool) -> String {
-    let numbers: Vec<&str> = plan::SERVERS
-        .iter()
-        .filter(|server| has(server))
-        .filter_map(|server| server.key.strip_prefix("ch"))
-        .collect();
-    match numbers.as_slice() {
-        [] => "no chapter".to_owned(),
-        [one] => format!("chapter {one}"),
-        [first, second] => format!("chapters {first} and {second}"),
-        [first, .., last] => format!("chapters {first}-{last}"),
-    }
-}
-
-fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
-    let echo = &plan.echo;
-    let _ = write!(
-        page,
-        "## Echo: round trips\n\n\
-         {} connections, each sending a {}-byte message and the next one as soon as the reply \
-         is in (closed loop), {} warm-up then {} measured, {} times per row on a fresh server \
-         each time, in rounds (every server once a round, so that a drift in the machine's \
-         speed falls on every row alike):\n\n\
-         ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
-         Each row is the run with the median rate; the range column shows the lowest and the \
-         highest of the {} runs (a run that another program disturbed is run again and left \
-         out, see the run log), which is how far this shared virtual machine's results move \
-         from one run to the next. `--size` is the payload: chapter 01 and the ceiling send \
-         exactly that; the JSON envelope of {} cannot be smaller than its own fields and the \
-         message id, so theirs are larger (the bytes column). Latencies are round trips in \
-         microseconds.\n\n",
-        echo.connections,
-        echo.size,
-        duration_arg(echo.warmup),
-        duration_arg(echo.duration),
-        echo.repeats,
-        measure::echo_args(plan).join(" "),
-        echo.repeats,
-        chapters_where(|server| server.protocol == "envelope"),
-    );
-    let ceiling = find(rows, "tcp").and_then(|row| row.f64("/messages/per_sec"));
+fn echo(plan: &Plan, rows: &[Row]) -> Vec<Part> {
+    let load = code(&[wsload(&measure::echo_args(plan), PROTOCOL_TARGET)]);
+    let ceiling = find(rows, "tcp").and_then(|row| row.get(Outcome::msgs_per_sec));
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
-            let per_sec = row.f64("/messages/per_sec");
+            let per_sec = row.get(Outcome::msgs_per_sec);
+            let latency = |value: fn(&Percentiles) -> u64| row.get(|o| o.latency().map(value));
             vec![
                 title(row),
-                int_u(row.u64("/messages/frame_bytes")),
+                int_u(row.get(|o| Some(o.summary.messages.as_ref()?.frame_bytes as u64))),
                 int(per_sec),
                 range(row.outcome.as_ref()),
                 ratio(per_sec, ceiling),
-                int_u(row.u64("/latency_us/p50")),
-                int_u(row.u64("/latency_us/p99")),
-                int_u(row.u64("/latency_us/p999")),
-                int_u(row.u64("/latency_us/max")),
-                dec(row.f64("/server_cpu/per_answer_us"), 1),
-                dec(row.f64("/server_cpu/cores"), 2),
-                dec(row.f64("/wsload_cpu/cores"), 2),
-                mib(row.u64("/server_rss/peak_kib")),
+                int_u(latency(|p| p.p50)),
+                int_u(latency(|p| p.p99)),
+                int_u(latency(|p| p.p999)),
+                int_u(latency(|p| p.max)),
+                dec(row.get(Outcome::cpu_per_answer), 1),
+                dec(row.get(Outcome::server_cores), 2),
+                dec(row.get(Outcome::wsload_cores), 2),
+                mib(row.get(|o| o.server_rss()?.peak_kib)),
                 errors(row),
             ]
         })
         .collect();
-    table(
-        page,
+    let table = table(
         &[
             "server",
             "bytes/msg",
@@ -310,80 +288,69 @@ fn echo(page: &mut String, plan: &Plan, rows: &[Row]) {
         ],
         &body,
     );
-    // The steps worth a sentence: the biggest loss between neighbouring chapters.
+    let outcome = |key| find(rows, key).and_then(|row| row.outcome.as_ref());
+    let rounds =
+        outcome("ch08").zip(outcome("tcp")).and_then(|(ch08, tcp)| round_by_round(ch08, tcp));
+    let rounds = rounds.map(|rounds| {
+        format!(
+            "Round by round, each of chapter 08's runs against the ceiling's run of the same \
+             round (a drift of the machine between rounds falls on both alike): {rounds}."
+        )
+    });
+    vec![
+        part("echo-load", vec![load]),
+        part("echo", vec![table, echo_cpu(rows).unwrap_or_default(), rounds.unwrap_or_default()]),
+    ]
+}
+
+/// The CPU a message costs the ceiling, chapter 01 and chapter 08, and the costliest step.
+fn echo_cpu(rows: &[Row]) -> Option<String> {
+    let cpu = |key| find(rows, key).and_then(|row| row.get(Outcome::cpu_per_answer));
+    let (tcp, ch01, ch08) = (cpu("tcp")?, cpu("ch01")?, cpu("ch08")?);
+    let mut text = format!(
+        "Per message, the ceiling's server spends {tcp:.1} µs of CPU, chapter 01 {ch01:.1} µs \
+         and chapter 08 {ch08:.1} µs."
+    );
+    // The step worth a sentence: the biggest loss between neighbouring chapters.
     let mut steps: Vec<(String, f64)> = rows
         .windows(2)
         .skip(1)
         .filter_map(|pair| {
-            let before = pair[0].f64("/server_cpu/per_answer_us")?;
-            let after = pair[1].f64("/server_cpu/per_answer_us")?;
+            let before = pair[0].get(Outcome::cpu_per_answer)?;
+            let after = pair[1].get(Outcome::cpu_per_answer)?;
             Some((format!("{} → {}", pair[0].server.key, pair[1].server.key), after - before))
         })
         .collect();
     steps.sort_by(|a, b| b.1.total_cmp(&a.1));
-    if let (Some(tcp), Some(ch01), Some(ch08)) = (
-        find(rows, "tcp").and_then(|row| row.f64("/server_cpu/per_answer_us")),
-        find(rows, "ch01").and_then(|row| row.f64("/server_cpu/per_answer_us")),
-        find(rows, "ch08").and_then(|row| row.f64("/server_cpu/per_answer_us")),
-    ) {
-        let _ = write!(
-            page,
-            "Per message, the ceiling's server spends {tcp:.1} µs of CPU, chapter 01 {ch01:.1} µs \
-             and chapter 08 {ch08:.1} µs."
-        );
-        if let Some((step, cost)) = steps.first().filter(|(_, cost)| *cost > 0.0) {
-            let _ =
-                write!(page, " The costliest step between two chapters is {step}: +{cost:.1} µs.");
-        }
-        page.push_str("\n\n");
+    if let Some((step, cost)) = steps.first().filter(|(_, cost)| *cost > 0.0) {
+        let _ = write!(text, " The costliest step between two chapters is {step}: +{cost:.1} µs.");
     }
-    let outcome = |key| find(rows, key).and_then(|row| row.outcome.as_ref());
-    if let Some(rounds) =
-        outcome("ch08").zip(outcome("tcp")).and_then(|(ch08, tcp)| round_by_round(ch08, tcp))
-    {
-        let _ = write!(
-            page,
-            "Round by round, each of chapter 08's runs against the ceiling's run of the same \
-             round (a drift of the machine between rounds falls on both alike): {rounds}.\n\n"
-        );
-    }
+    Some(text)
 }
 
-fn idle(page: &mut String, plan: &Plan, rows: &[Row]) {
-    let _ = write!(
-        page,
-        "## Idle connections: memory\n\n\
-         A fresh server per row, {} connections opened and held for {} while they do nothing \
-         but answer the server's pings:\n\n\
-         ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
-         Memory per connection is the server's resident memory (VmRSS) at the end of the hold \
-         minus before the first connection, divided by the connections open. Kernel memory for \
-         the sockets is in no process's RSS and not in this column.\n\n",
-        thousands(plan.idle.connections as f64),
-        duration_arg(plan.idle.hold),
-        measure::idle_args(plan, plan.idle.connections, plan.idle.hold).join(" "),
-    );
-    let ceiling = find(rows, "tcp").and_then(|row| row.f64("/server_rss/per_connection_kib"));
+fn idle(plan: &Plan, rows: &[Row]) -> Vec<Part> {
+    let args = measure::idle_args(plan, plan.idle.connections, plan.idle.hold);
+    let load = code(&[wsload(&args, PROTOCOL_TARGET)]);
+    let ceiling = find(rows, "tcp").and_then(|row| row.get(Outcome::per_conn_kib));
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
-            let per = row.f64("/server_rss/per_connection_kib");
+            let per = row.get(Outcome::per_conn_kib);
             vec![
                 title(row),
-                int_u(row.u64("/connections/opened")),
-                mib(row.u64("/server_rss/baseline_kib")),
-                mib(row.u64("/server_rss/end_kib")),
+                int_u(row.get(|o| Some(o.connections()?.opened))),
+                mib(row.get(|o| o.server_rss()?.baseline_kib)),
+                mib(row.get(|o| o.server_rss()?.end_kib)),
                 dec(per, 1),
                 ratio(per, ceiling),
-                int(row.f64("/connections/handshakes_per_sec")),
-                int_u(row.u64("/connections/handshake_us/p99")),
-                int_u(row.u64("/connections/dropped")),
+                int(row.get(|o| Some(o.connections()?.handshakes_per_sec))),
+                int_u(row.get(|o| Some(o.handshake()?.p99))),
+                int_u(row.get(|o| Some(o.connections()?.dropped))),
                 errors(row),
             ]
         })
         .collect();
-    table(
-        page,
+    let table = table(
         &[
             "server",
             "open",
@@ -398,56 +365,27 @@ fn idle(page: &mut String, plan: &Plan, rows: &[Row]) {
         ],
         &body,
     );
-    let kib = |key| find(rows, key).and_then(|row| row.f64("/server_rss/per_connection_kib"));
-    if let (Some(ch06), Some(ch08)) = (kib("ch06"), kib("ch08")) {
-        let ch07 = kib("ch07")
-            .map(|ch07| format!(", and chapter 07, with its limits, {ch07:.1} KiB"))
-            .unwrap_or_default();
-        let _ = write!(
-            page,
-            "Chapters 01-07 read through tungstenite's default read buffer, 128 KiB, allocated \
-             up front and zero-filled before the first read (chapter 07 sets only the size \
-             limits of its configuration): chapter 06 holds {ch06:.1} KiB per connection{ch07}. \
-             Chapter 08 keeps a 256-byte buffer, reads in bursts through a buffer shared by the \
-             thread, and keeps every session's task small: {ch08:.1} KiB. The tuning steps below \
-             measure the read path alone.\n\n"
-        );
-    }
+    let kib = |key| find(rows, key).and_then(|row| row.get(Outcome::per_conn_kib));
+    let held = match (kib("ch06"), kib("ch07"), kib("ch08")) {
+        (Some(ch06), Some(ch07), Some(ch08)) => format!(
+            "Per connection, chapter 06 holds {ch06:.1} KiB, chapter 07, with its limits, \
+             {ch07:.1} KiB, and chapter 08 {ch08:.1} KiB."
+        ),
+        _ => String::new(),
+    };
+    vec![part("idle-load", vec![load]), part("idle", vec![table, held])]
 }
 
-fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
-    let _ = write!(
-        page,
-        "## Broadcast: one room's fan-out\n\n\
-         Chapters 03 and later have rooms. Every member joins one room, one more connection \
-         publishes to it at a fixed rate ({} warm-up, {} measured), and every delivery is timed \
-         from its publish (publisher and members share one clock: wsload's). A publish that \
-         does not reach a member counts as lost. Chapters 01-02 have no rooms: no row. The \
-         ceiling is `tcp-echo --fanout {}`: every {}-byte message the publisher writes is \
-         written to every other connection, through a bounded queue per member, with no \
-         WebSocket framing, no JSON and no session (about the size of chapter 08's delivery \
-         frames; the frames column shows what each server wrote).\n\n\
-         Every server is offered the same deliveries a second, so a server that keeps up \
-         delivers as many as the ceiling; what differs is what each delivery costs. The \
-         capacity column is the ceiling's server CPU per delivery divided by the row's: the \
-         share of the ceiling's deliveries a second that the row's server would reach on one \
-         core if it were saturated (an estimate from CPU time; a row that does not keep up at \
-         all shows it in the lost column instead).\n\n",
-        duration_arg(plan.broadcast_warmup),
-        duration_arg(plan.broadcast_duration),
-        plan::FANOUT_MESSAGE,
-        plan::FANOUT_MESSAGE,
-    );
+fn broadcast(plan: &Plan, rooms: &[RoomRows]) -> Part {
+    let mut blocks = Vec::new();
     for room in rooms {
-        let _ = write!(
-            page,
-            "### A room of {} members, {} publishes a second\n\n\
-             ```sh\nwsload {} --url … --server-pid …\n```\n\n",
+        blocks.push(format!(
+            "### A room of {} members, {} publishes a second",
             thousands(room.room.members as f64),
-            room.room.rate,
-            measure::broadcast_args(plan, &room.room).join(" "),
-        );
-        let ceiling = find(&room.rows, "tcp").and_then(|row| row.f64("/server_cpu/per_answer_us"));
+            room.room.rate
+        ));
+        blocks.push(code(&[wsload(&measure::broadcast_args(plan, &room.room), TARGET)]));
+        let ceiling = find(&room.rows, "tcp").and_then(|row| row.get(Outcome::cpu_per_answer));
         let body: Vec<Vec<String>> = room
             .rows
             .iter()
@@ -457,26 +395,28 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
                     cells.extend((0..11).map(|_| dash()));
                     return cells;
                 }
-                let cpu = row.f64("/server_cpu/per_answer_us");
+                let cpu = row.get(Outcome::cpu_per_answer);
+                let broadcast = |value: fn(&Broadcast) -> f64| {
+                    row.get(|o| o.summary.broadcast.as_ref().map(value))
+                };
                 vec![
                     title(row),
-                    int(row.f64("/broadcast/publishes_per_sec")),
-                    int(row.f64("/broadcast/deliveries_per_sec")),
+                    int(broadcast(|b| b.publishes_per_sec)),
+                    int(broadcast(|b| b.deliveries_per_sec)),
                     frames(row),
                     ratio(ceiling, cpu),
-                    int_u(row.u64("/latency_us/p50")),
-                    int_u(row.u64("/latency_us/p99")),
-                    int_u(row.u64("/latency_us/max")),
-                    int_u(row.u64("/broadcast/lost")),
-                    dec(row.f64("/server_cpu/per_answer_us"), 2),
-                    dec(row.f64("/server_cpu/cores"), 2),
-                    mib(row.u64("/server_rss/peak_kib")),
+                    int_u(row.get(|o| Some(o.latency()?.p50))),
+                    int_u(row.get(|o| Some(o.latency()?.p99))),
+                    int_u(row.get(|o| Some(o.latency()?.max))),
+                    int_u(row.get(|o| Some(o.summary.broadcast.as_ref()?.lost))),
+                    dec(cpu, 2),
+                    dec(row.get(Outcome::server_cores), 2),
+                    mib(row.get(|o| o.server_rss()?.peak_kib)),
                     errors(row),
                 ]
             })
             .collect();
-        table(
-            page,
+        blocks.push(table(
             &[
                 "server",
                 "publishes/s",
@@ -493,71 +433,42 @@ fn broadcast(page: &mut String, plan: &Plan, rooms: &[RoomRows]) {
                 "errors",
             ],
             &body,
-        );
+        ));
     }
+    part("broadcast", blocks)
 }
 
 /// The sizes of the frames a broadcast run received: `96` or `91-102`.
 fn frames(row: &Row) -> String {
-    match (row.u64("/broadcast/frame_bytes/min"), row.u64("/broadcast/frame_bytes/max")) {
-        (Some(min), Some(max)) if min == max => min.to_string(),
-        (Some(min), Some(max)) => format!("{min}-{max}"),
-        _ => dash(),
+    match row.get(|o| o.summary.broadcast.as_ref()?.frame_bytes.clone()) {
+        Some(FrameBytes { min, max }) if min == max => min.to_string(),
+        Some(FrameBytes { min, max }) => format!("{min}-{max}"),
+        None => dash(),
     }
 }
 
-fn churn(page: &mut String, plan: &Plan, rows: &[Row]) {
-    let _ = write!(
-        page,
-        "## Churn: connections that do not stay\n\n\
-         {} workers, each looping: connect, upgrade (and wait for the welcome), one echo, the \
-         closing handshake. For the ceiling a cycle is connect, one echo of the same bytes, \
-         a FIN each way. {} warm-up, {} measured:\n\n\
-         ```sh\nwsload {} --protocol … --url … --server-pid …\n```\n\n\
-         Here the ratio column compares the server's CPU per cycle with the ceiling's server \
-         (2.00× costs twice as much), not the rates: the ceiling's rate is its client's. \
-         Whoever closes a TCP connection first keeps its port in TIME_WAIT. A WebSocket server \
-         closes first, after the closing handshake; against `tcp-echo` wsload does, and then \
-         spends its time finding free ports for the next connections.",
-        plan.churn.concurrency,
-        duration_arg(plan.churn.warmup),
-        duration_arg(plan.churn.duration),
-        measure::churn_args(plan).join(" "),
-    );
-    if let Some(tcp) = find(rows, "tcp") {
-        if let (Some(client), Some(server)) =
-            (tcp.f64("/wsload_cpu/cores"), tcp.f64("/server_cpu/cores"))
-        {
-            let _ = write!(
-                page,
-                " In this run the ceiling's wsload kept {client:.2} cores busy and its server \
-                 {server:.2}."
-            );
-        }
-    }
-    page.push_str("\n\n");
-    let ceiling = find(rows, "tcp").and_then(|row| row.f64("/server_cpu/per_answer_us"));
+fn churn(plan: &Plan, rows: &[Row]) -> Vec<Part> {
+    let load = code(&[wsload(&measure::churn_args(plan), PROTOCOL_TARGET)]);
+    let ceiling = find(rows, "tcp").and_then(|row| row.get(Outcome::cpu_per_answer));
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
-            let per_sec = row.f64("/churn/cycles_per_sec");
             vec![
                 title(row),
-                int(per_sec),
-                ratio(row.f64("/server_cpu/per_answer_us"), ceiling),
-                int_u(row.u64("/latency_us/p50")),
-                int_u(row.u64("/latency_us/p99")),
-                int_u(row.u64("/connections/handshake_us/p50")),
-                int_u(row.u64("/connections/handshake_us/p99")),
-                dec(row.f64("/server_cpu/per_answer_us"), 1),
-                dec(row.f64("/server_cpu/cores"), 2),
-                dec(row.f64("/wsload_cpu/cores"), 2),
+                int(row.get(|o| Some(o.summary.churn.as_ref()?.cycles_per_sec))),
+                ratio(row.get(Outcome::cpu_per_answer), ceiling),
+                int_u(row.get(|o| Some(o.latency()?.p50))),
+                int_u(row.get(|o| Some(o.latency()?.p99))),
+                int_u(row.get(|o| Some(o.handshake()?.p50))),
+                int_u(row.get(|o| Some(o.handshake()?.p99))),
+                dec(row.get(Outcome::cpu_per_answer), 1),
+                dec(row.get(Outcome::server_cores), 2),
+                dec(row.get(Outcome::wsload_cores), 2),
                 errors(row),
             ]
         })
         .collect();
-    table(
-        page,
+    let table = table(
         &[
             "server",
             "cycles/s",
@@ -573,23 +484,31 @@ fn churn(page: &mut String, plan: &Plan, rows: &[Row]) {
         ],
         &body,
     );
+    let tcp = find(rows, "tcp");
+    let ceiling_cores =
+        tcp.and_then(|row| row.get(Outcome::wsload_cores).zip(row.get(Outcome::server_cores)));
+    let ceiling_cores = ceiling_cores.map_or_else(String::new, |(client, server)| {
+        format!("In this run the ceiling's wsload kept {client:.2} cores busy and its server {server:.2}.")
+    });
+    vec![part("churn-load", vec![load]), part("churn", vec![table, ceiling_cores])]
 }
 
 fn per_conn(outcome: &Outcome) -> Option<f64> {
-    outcome.f64("/server_rss/per_connection_kib")
+    outcome.per_conn_kib()
 }
 
 /// How far apart two measurements of the same server came in this run: chapter 08's echo row
 /// and the tuning run with its default read path. Returns the threshold to call a change
 /// noise, and the two rates when both were measured.
 fn noise_floor(tuning: &TuningResults, echo_rows: Option<&[Row]>) -> (f64, Option<(f64, f64)>) {
-    let row =
-        echo_rows.and_then(|rows| find(rows, "ch08")).and_then(|row| row.f64("/messages/per_sec"));
+    let row = echo_rows
+        .and_then(|rows| find(rows, "ch08"))
+        .and_then(|row| row.get(Outcome::msgs_per_sec));
     let tuned = tuning
         .read_paths
         .iter()
         .find(|run| run.path == ReadPath::DEFAULT)
-        .and_then(|run| run.echo.f64("/messages/per_sec"));
+        .and_then(|run| run.echo.msgs_per_sec());
     match (row, tuned) {
         (Some(a), Some(b)) if a > 0.0 => (NOISE.max((b - a).abs() / a), Some((a, b))),
         _ => (NOISE, None),
@@ -599,7 +518,7 @@ fn noise_floor(tuning: &TuningResults, echo_rows: Option<&[Row]>) -> (f64, Optio
 /// `--read-buffer 4096` → `--read-buffer 256` changes, for the notes under the table.
 fn read_path_note(before: &ReadPathRun, after: &ReadPathRun, noise: f64) -> Option<String> {
     let (x, y) = (per_conn(&before.idle)?, per_conn(&after.idle)?);
-    let count = after.idle.u64("/connections/opened").unwrap_or(0) as f64;
+    let count = after.idle.connections().map_or(0, |connections| connections.opened) as f64;
     let mut note = format!(
         "- {} → {}: {:.2} KiB {} per connection ({:.1} MiB at {} connections)",
         before.path.label(),
@@ -612,7 +531,7 @@ fn read_path_note(before: &ReadPathRun, after: &ReadPathRun, noise: f64) -> Opti
     for (what, a, b) in
         [("small", &before.echo, &after.echo), ("large", &before.large, &after.large)]
     {
-        if let (Some(a), Some(b)) = (a.f64("/messages/per_sec"), b.f64("/messages/per_sec")) {
+        if let (Some(a), Some(b)) = (a.msgs_per_sec(), b.msgs_per_sec()) {
             let _ = write!(note, "; {what}-message echo {}", change(a, b));
             if relative(a, b).abs() < noise {
                 note.push_str(" (within noise)");
@@ -623,19 +542,11 @@ fn read_path_note(before: &ReadPathRun, after: &ReadPathRun, noise: f64) -> Opti
     Some(note)
 }
 
-fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_rows: Option<&[Row]>) {
-    let t = &plan.tuning;
-    let _ = write!(
-        page,
-        "## Chapter 08 tuning steps\n\n\
-         Chapter 08's options, each measured before and after on the same load, in the same \
-         run, every time on a fresh `ch08-high-concurrency` with its limits lifted as above."
-    );
+fn tuning_steps(plan: &Plan, tuning: &TuningResults, echo_rows: Option<&[Row]>) -> Vec<Part> {
     let (noise, twice) = noise_floor(tuning, echo_rows);
-    if let Some((a, b)) = twice {
-        let _ = write!(
-            page,
-            " Chapter 08 with its defaults was measured twice on the echo load in this run (its \
+    let twice = twice.map_or_else(String::new, |(a, b)| {
+        format!(
+            "Chapter 08 with its defaults was measured twice on the echo load in this run (its \
              row in the echo table, and the default read path below): {} and {} msgs/s, {} \
              apart. That is this machine's noise, so below, a throughput change smaller than \
              {:.1} % is called noise, not a win or a loss.",
@@ -643,57 +554,55 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             thousands(b),
             change(a, b),
             noise * 100.0,
-        );
-    }
-    page.push_str("\n\n");
+        )
+    });
+    let backlog = backlog_verdict(tuning);
+    vec![
+        part("tuning-noise", vec![twice]),
+        part("read-path-load", vec![read_path_load(plan)]),
+        part("read-path", read_paths(plan, tuning, noise)),
+        part("backlog-load", vec![code(&[wsload(&measure::burst_args(plan), TARGET)])]),
+        part("backlog", backlog_table(tuning, backlog)),
+        part("many-load", vec![code(&[wsload(&measure::many_args(plan), TARGET)])]),
+        part("many", vec![many_table(&tuning.many)]),
+        part("demo", demo(tuning, noise)),
+        part("steps", steps(tuning, echo_rows, noise)),
+        part("lost", vec![lost(tuning, backlog, noise)]),
+    ]
+}
 
-    // Read path.
-    let _ = write!(
-        page,
-        "### The read path (`--read-buffer`, `--read-on-demand`)\n\n\
-         tungstenite gives every connection a read buffer of `--read-buffer` bytes for its \
-         whole life, allocated up front and zero-filled before each read, and that size also \
-         caps how much one read takes. *Straight* reads from the socket into that buffer; *on \
-         demand* (`socket.rs`, chapter 08's default) reads in bursts of up to 64 KiB into a \
-         buffer shared by the thread, and a connection keeps only what tungstenite has not \
-         taken yet, freed once taken. Memory: {} idle connections held {} with \
-         `--heartbeat-interval {}`, so every connection's read path runs (a ping out, a pong \
-         in) during the hold. Throughput: the echo load above with {}-byte messages, and the \
-         same with {}-byte ones, each in rounds like the echo table's (every read path once a \
-         round).\n\n\
-         ```sh\nwsload {} --url … --server-pid …\nwsload {} --url … --server-pid …\nwsload {} --url … --server-pid …\n```\n\n",
-        thousands(t.read_buffer_connections as f64),
-        duration_arg(t.read_buffer_hold),
-        duration_arg(t.heartbeat),
-        plan.echo.size,
-        thousands(t.large_message as f64),
-        measure::idle_args(plan, t.read_buffer_connections, t.read_buffer_hold).join(" "),
-        measure::echo_args(plan).join(" "),
-        measure::large_echo_args(plan).join(" "),
-    );
+fn read_path_load(plan: &Plan) -> String {
+    let t = &plan.tuning;
+    code(&[
+        wsload(&measure::idle_args(plan, t.read_buffer_connections, t.read_buffer_hold), TARGET),
+        wsload(&measure::echo_args(plan), TARGET),
+        wsload(&measure::large_echo_args(plan), TARGET),
+    ])
+}
+
+fn read_paths(plan: &Plan, tuning: &TuningResults, noise: f64) -> Vec<String> {
     let body: Vec<Vec<String>> = tuning
         .read_paths
         .iter()
         .map(|run| {
             vec![
                 marked(run.path.label(), [&run.idle, &run.echo, &run.large]),
-                int_u(run.idle.u64("/connections/opened")),
+                int_u(run.idle.connections().map(|c| c.opened)),
                 dec(per_conn(&run.idle), 2),
-                int_u(run.idle.u64("/connections/pings")),
-                int_u(run.idle.u64("/connections/dropped")),
-                int(run.echo.f64("/messages/per_sec")),
+                int_u(run.idle.connections().map(|c| c.pings)),
+                int_u(run.idle.connections().map(|c| c.dropped)),
+                int(run.echo.msgs_per_sec()),
                 range(Some(&run.echo)),
-                dec(run.echo.f64("/server_cpu/per_answer_us"), 2),
-                int(run.large.f64("/messages/per_sec")),
+                dec(run.echo.cpu_per_answer(), 2),
+                int(run.large.msgs_per_sec()),
                 range(Some(&run.large)),
-                dec(run.large.f64("/server_cpu/per_answer_us"), 2),
+                dec(run.large.cpu_per_answer(), 2),
             ]
         })
         .collect();
     let small = format!("echo {} B msgs/s", plan.echo.size);
-    let large = format!("echo {} B msgs/s", t.large_message);
-    table(
-        page,
+    let large = format!("echo {} B msgs/s", plan.tuning.large_message);
+    let table = table(
         &[
             "read path",
             "open",
@@ -714,42 +623,40 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         .windows(2)
         .filter_map(|pair| read_path_note(&pair[0], &pair[1], noise))
         .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(page, "{}\n", notes.join("\n"));
-    }
+    vec![table, notes.join("\n")]
+}
 
-    // Backlog.
-    let _ = write!(
-        page,
-        "### Listen backlog (`--backlog`)\n\n\
-         {} connections at once from one wsload process, {} handshakes in flight, no pacing. \
-         When the accept queue is full, the kernel drops the handshakes that do not fit and \
-         they are retried a second or more later (the SYN timer doubles each time): the burst \
-         takes longer, and a connection that misses wsload's 10 s connect timeout fails. (The \
-         kernel caps the backlog at `net.core.somaxconn`.)\n\n\
-         ```sh\nwsload {} --url … --server-pid …\n```\n\n",
-        thousands(t.burst_connections as f64),
-        thousands(t.burst_inflight as f64),
-        measure::burst_args(plan).join(" "),
-    );
+/// The smallest and the largest backlog, and how long each took to open the burst.
+type BacklogVerdict = Option<(u32, u32, f64, f64)>;
+
+fn backlog_verdict(tuning: &TuningResults) -> BacklogVerdict {
+    let ramp = |run: &Outcome| run.connections().map(|c| c.ramp_secs);
+    match tuning.backlog.as_slice() {
+        [(small, small_run), .., (big, big_run)] => {
+            ramp(small_run).zip(ramp(big_run)).map(|(slow, fast)| (*small, *big, slow, fast))
+        }
+        _ => None,
+    }
+}
+
+fn backlog_table(tuning: &TuningResults, verdict: BacklogVerdict) -> Vec<String> {
     let body: Vec<Vec<String>> = tuning
         .backlog
         .iter()
         .map(|(backlog, burst)| {
             vec![
                 marked(format!("`--backlog {backlog}`"), [burst]),
-                int_u(burst.u64("/connections/opened")),
-                int_u(burst.u64("/connections/failed")),
-                dec(burst.f64("/connections/ramp_secs"), 2),
-                int(burst.f64("/connections/handshakes_per_sec")),
-                int_u(burst.u64("/connections/handshake_us/p50")),
-                int_u(burst.u64("/connections/handshake_us/p99")),
-                int_u(burst.u64("/connections/handshake_us/max")),
+                int_u(burst.connections().map(|c| c.opened)),
+                int_u(burst.connections().map(|c| c.failed)),
+                dec(burst.connections().map(|c| c.ramp_secs), 2),
+                int(burst.connections().map(|c| c.handshakes_per_sec)),
+                int_u(burst.handshake().map(|p| p.p50)),
+                int_u(burst.handshake().map(|p| p.p99)),
+                int_u(burst.handshake().map(|p| p.max)),
             ]
         })
         .collect();
-    table(
-        page,
+    let table = table(
         &[
             "setting",
             "opened",
@@ -762,14 +669,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         ],
         &body,
     );
-    let backlog_verdict = match tuning.backlog.as_slice() {
-        [(small, small_run), .., (big, big_run)] => small_run
-            .f64("/connections/ramp_secs")
-            .zip(big_run.f64("/connections/ramp_secs"))
-            .map(|(slow, fast)| (*small, *big, slow, fast)),
-        _ => None,
-    };
-    if let Some((small, big, slow, fast)) = backlog_verdict {
+    let sentence = verdict.map_or_else(String::new, |(small, big, slow, fast)| {
         // Differences under 50 ms are the scheduler's, not the backlog's.
         let verdict = if relative(slow, fast).abs() < NOISE || (slow - fast).abs() < 0.05 {
             "no measurable difference".to_owned()
@@ -778,47 +678,31 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
         } else {
             format!("{:.1}× slower", fast / slow.max(1e-9))
         };
-        let _ = write!(
-            page,
+        format!(
             "Opening the burst took {slow:.2} s with a backlog of {small} and {fast:.2} s with \
-             {big}: {verdict}.\n\n"
-        );
-    }
+             {big}: {verdict}."
+        )
+    });
+    vec![table, sentence]
+}
 
-    // Many connections.
-    let many = &tuning.many;
-    let _ = write!(
-        page,
-        "### {} connections with heartbeats\n\n\
-         {} connections held for {} with `--heartbeat-interval {}` and the defaults: memory \
-         per connection, and whether any connection was closed that should not have been. The \
-         target was at most 3 KiB per connection in the server.\n\n\
-         ```sh\nwsload {} --url … --server-pid …\n```\n\n\
-         The kernel columns are machine-wide growth while the run lasted (both ends of every \
-         loopback connection, so per connection pair): socket structures in the slab, and TCP \
-         buffer memory.\n\n",
-        thousands(t.many_connections as f64),
-        thousands(t.many_connections as f64),
-        duration_arg(t.many_hold),
-        duration_arg(t.heartbeat),
-        measure::many_args(plan).join(" "),
-    );
-    let open = many.u64("/connections/opened").unwrap_or(0).max(1) as f64;
+fn many_table(many: &Outcome) -> String {
+    let connections = many.connections();
+    let open = connections.map_or(0, |c| c.opened).max(1) as f64;
     let body = vec![vec![
         marked("defaults".to_owned(), [many]),
-        int_u(many.u64("/connections/opened")),
-        mib(many.u64("/server_rss/end_kib")),
+        int_u(connections.map(|c| c.opened)),
+        mib(many.server_rss().and_then(|rss| rss.end_kib)),
         dec(per_conn(many), 2),
         per_conn(many).map_or_else(dash, |kib| if kib <= 3.0 { "yes" } else { "no" }.to_owned()),
-        int_u(many.u64("/connections/dropped")),
-        int_u(many.u64("/errors/total")),
-        int_u(many.u64("/connections/pings")),
-        dec(many.f64("/server_cpu/cores"), 3),
+        int_u(connections.map(|c| c.dropped)),
+        int_u(Some(many.summary.errors.total)),
+        int_u(connections.map(|c| c.pings)),
+        dec(many.server_cores(), 3),
         dec(Some(many.kernel.slab_kib as f64 / open), 2),
         dec(Some(many.kernel.tcp_buffers_kib as f64 / open), 2),
     ]];
     table(
-        page,
         &[
             "setting",
             "open",
@@ -833,87 +717,65 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             "kernel TCP buffers KiB/conn",
         ],
         &body,
-    );
+    )
+}
 
-    // The demo page.
+fn demo(tuning: &TuningResults, noise: f64) -> Vec<String> {
     let (quiet, viewed) = &tuning.demo;
-    let _ = write!(
-        page,
-        "### The demo page costs the WebSocket path nothing\n\n\
-         The echo load above against chapter 08 with its defaults, twice, back to back: once \
-         alone, once while this program loads the demo page (`GET /` on the admin listener, \
-         the page a browser gets) {} a second for the whole run.\n\n",
-        match t.page_views {
-            1 => "once".to_owned(),
-            n => format!("{n} times"),
-        }
-    );
     let body: Vec<Vec<String>> = [("echo alone", quiet), ("echo + demo page loads", viewed)]
         .into_iter()
         .map(|(label, run)| {
             vec![
                 marked(label.to_owned(), [run]),
                 int_u(Some(run.page_views)),
-                int(run.f64("/messages/per_sec")),
+                int(run.msgs_per_sec()),
                 range(Some(run)),
-                int_u(run.u64("/latency_us/p99")),
-                dec(run.f64("/server_cpu/per_answer_us"), 2),
+                int_u(run.latency().map(|p| p.p99)),
+                dec(run.cpu_per_answer(), 2),
             ]
         })
         .collect();
-    table(
-        page,
+    let table = table(
         &["run", "pages served", "echo msgs/s", "range", "p99 µs", "server CPU µs/msg"],
         &body,
     );
-    if let (Some(a), Some(b)) = (quiet.f64("/messages/per_sec"), viewed.f64("/messages/per_sec")) {
-        let verdict = if relative(a, b).abs() < noise { "within noise" } else { "beyond noise" };
-        let _ =
-            write!(page, "Echo throughput with the page loaded: {} ({verdict}).\n\n", change(a, b));
-    }
+    let sentence =
+        quiet.msgs_per_sec().zip(viewed.msgs_per_sec()).map_or_else(String::new, |(a, b)| {
+            let verdict =
+                if relative(a, b).abs() < noise { "within noise" } else { "beyond noise" };
+            format!("Echo throughput with the page loaded: {} ({verdict}).", change(a, b))
+        });
+    vec![table, sentence]
+}
 
-    // Chapter 06 -> 07 -> 08: what the limits cost, then what the tuning wins.
-    let _ = write!(
-        page,
-        "### Chapter 06 → 07 → 08 on the echo path\n\n\
-         Two steps lie between chapter 06 and the complete server, and this run measures them \
-         apart. Chapter 07 adds the limits: a connection cap, a deadline and checks at the \
-         upgrade, size limits, the slow-consumer policy, strikes for abuse and a graceful \
-         shutdown, with the rate limit and the cap lifted as above; what they cost on the echo \
-         path is the first step. Chapter 08 then tunes: it registers its metric handles once \
-         instead of looking them up per message, sets `TCP_NODELAY`, keeps its session futures \
-         small, and reads through the path above instead of tungstenite's default 128 KiB \
-         buffer, which chapters 06 and 07 use (tungstenite zero-fills the free part of the \
-         buffer before every read, so its size is paid per read, not only per connection). \
-         Only the read path has flags; the rest of the tuning is measured together, as the \
-         difference between chapter 07's and chapter 08's echo rows.\n\n"
-    );
+/// Chapter 06 -> 07 -> 08 on the echo path: what the limits cost, then what the tuning wins.
+fn steps(tuning: &TuningResults, echo_rows: Option<&[Row]>, noise: f64) -> Vec<String> {
     let mut body = Vec::new();
     for key in ["ch06", "ch07", "ch08"] {
         if let Some(row) = echo_rows.and_then(|rows| find(rows, key)) {
             body.push(vec![
                 title(row),
-                int(row.f64("/messages/per_sec")),
-                int_u(row.u64("/latency_us/p50")),
-                int_u(row.u64("/latency_us/p99")),
-                dec(row.f64("/server_cpu/per_answer_us"), 2),
+                int(row.get(Outcome::msgs_per_sec)),
+                int_u(row.get(|o| Some(o.latency()?.p50))),
+                int_u(row.get(|o| Some(o.latency()?.p99))),
+                dec(row.get(Outcome::cpu_per_answer), 2),
             ]);
         }
     }
     for run in &tuning.read_paths {
         body.push(vec![
             marked(format!("ch08 {}", run.path.label()), [&run.echo]),
-            int(run.echo.f64("/messages/per_sec")),
-            int_u(run.echo.u64("/latency_us/p50")),
-            int_u(run.echo.u64("/latency_us/p99")),
-            dec(run.echo.f64("/server_cpu/per_answer_us"), 2),
+            int(run.echo.msgs_per_sec()),
+            int_u(run.echo.latency().map(|p| p.p50)),
+            int_u(run.echo.latency().map(|p| p.p99)),
+            dec(run.echo.cpu_per_answer(), 2),
         ]);
     }
-    table(page, &["server", "echo msgs/s", "p50 µs", "p99 µs", "server CPU µs/msg"], &body);
+    let table = table(&["server", "echo msgs/s", "p50 µs", "p99 µs", "server CPU µs/msg"], &body);
     // A chapter's echo rate and server CPU per message.
     let echo_of = |key: &str| -> Option<(f64, f64)> {
         let row = echo_rows.and_then(|rows| find(rows, key))?;
-        row.f64("/messages/per_sec").zip(row.f64("/server_cpu/per_answer_us"))
+        row.get(Outcome::msgs_per_sec).zip(row.get(Outcome::cpu_per_answer))
     };
     let step = |what: &str, from: &str, to: &str| {
         let ((a, ca), (b, cb)) = echo_of(from).zip(echo_of(to))?;
@@ -927,43 +789,41 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             if relative(a, b).abs() < noise { ", within noise for throughput" } else { "" },
         ))
     };
-    let steps: Vec<String> =
+    let mut sentences: Vec<String> =
         [step("the limits", "ch06", "ch07"), step("the tuning", "ch07", "ch08")]
             .into_iter()
             .flatten()
             .collect();
-    if !steps.is_empty() {
-        page.push_str(&steps.join(" "));
-        // Chapter 08 with chapter 07's buffer: what the rest of the tuning is worth.
-        let same_buffer = tuning
-            .read_paths
-            .iter()
-            .find(|run| run.path.buffer == 128 * 1024 && !run.path.on_demand)
-            .and_then(|run| run.echo.f64("/server_cpu/per_answer_us"));
-        if let (Some((_, c07)), Some((_, c08)), Some(c128)) =
-            (echo_of("ch07"), echo_of("ch08"), same_buffer)
-        {
-            let _ = write!(
-                page,
-                " With chapter 07's 128 KiB buffer read straight, chapter 08 spends {c128:.2} µs \
-                 per message: {} against chapter 07, which is what the metric handles, \
-                 `TCP_NODELAY` and the rest of the tuning are worth together; the read path \
-                 accounts for the other {} from there to {c08:.2} µs.",
-                change(c07, c128),
-                change(c128, c08),
-            );
-        }
-        page.push_str("\n\n");
+    // Chapter 08 with chapter 07's buffer: what the rest of the tuning is worth.
+    let same_buffer = tuning
+        .read_paths
+        .iter()
+        .find(|run| run.path.buffer == 128 * 1024 && !run.path.on_demand)
+        .and_then(|run| run.echo.cpu_per_answer());
+    if let (false, Some((_, c07)), Some((_, c08)), Some(c128)) =
+        (sentences.is_empty(), echo_of("ch07"), echo_of("ch08"), same_buffer)
+    {
+        sentences.push(format!(
+            "With chapter 07's 128 KiB buffer read straight, chapter 08 spends {c128:.2} µs per \
+             message: {} against chapter 07, which is what the metric handles, `TCP_NODELAY` and \
+             the rest of the tuning are worth together; the read path accounts for the other {} \
+             from there to {c08:.2} µs.",
+            change(c07, c128),
+            change(c128, c08),
+        ));
     }
+    vec![table, sentences.join(" ")]
+}
 
-    // What did not win.
+/// What did not win: a list, one line per step that lost something.
+fn lost(tuning: &TuningResults, backlog: BacklogVerdict, noise: f64) -> String {
     let mut lost = Vec::new();
     for pair in tuning.read_paths.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
         for (what, a, b) in
             [("small", &before.echo, &after.echo), ("large", &before.large, &after.large)]
         {
-            if let (Some(x), Some(y)) = (a.f64("/messages/per_sec"), b.f64("/messages/per_sec")) {
+            if let Some((x, y)) = a.msgs_per_sec().zip(b.msgs_per_sec()) {
                 if relative(x, y) <= -noise {
                     lost.push(format!(
                         "- {} instead of {} cost {what}-message echo throughput ({}).",
@@ -985,7 +845,7 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             }
         }
     }
-    if let Some((small, big, slow, fast)) = backlog_verdict {
+    if let Some((small, big, slow, fast)) = backlog {
         if relative(slow, fast) > -NOISE || (slow - fast).abs() < 0.05 {
             lost.push(format!(
                 "- `--backlog {big}` did not open the burst faster than `--backlog {small}` \
@@ -993,32 +853,20 @@ fn tuning_steps(page: &mut String, plan: &Plan, tuning: &TuningResults, echo_row
             ));
         }
     }
-    if let Some(kib) = per_conn(many).filter(|kib| *kib > 3.0) {
+    if let Some(kib) = per_conn(&tuning.many).filter(|kib| *kib > 3.0) {
         lost.push(format!(
             "- With the defaults the server needs {kib:.2} KiB per connection: over the 3 KiB \
              target (see chapter 08's page for where it goes)."
         ));
     }
-    page.push_str("### What did not win\n\n");
     if lost.is_empty() {
-        page.push_str("Every step above measured a gain in this run.\n\n");
+        "Every step above measured a gain in this run.".to_owned()
     } else {
-        let _ = writeln!(page, "{}\n", lost.join("\n"));
+        lost.join("\n")
     }
 }
 
-fn run_log(page: &mut String, log: &[LogEntry]) {
-    let _ = write!(
-        page,
-        "## Run log\n\n\
-         Every measurement of this page, with the 1-minute load average when it started (as \
-         `uptime` shows it; the previous measurement's own load is still in it) and the CPU \
-         that neither the server nor wsload used during its window: other programs, and the \
-         kernel's loopback work that no process is billed for. A measurement with more than \
-         {DISTURBED:.2} cores of that was run again, up to three times, keeping the quietest.\n\n\
-         <details><summary>{} measurements</summary>\n\n",
-        log.len()
-    );
+fn run_log(log: &[LogEntry]) -> Part {
     let body: Vec<Vec<String>> = log
         .iter()
         .map(|entry| {
@@ -1031,26 +879,24 @@ fn run_log(page: &mut String, log: &[LogEntry]) {
             ]
         })
         .collect();
-    table(
-        page,
-        &["measurement", "load average", "other cores busy", "attempts", "no errors"],
-        &body,
-    );
-    page.push_str("</details>\n");
+    let table =
+        table(&["measurement", "load average", "other cores busy", "attempts", "no errors"], &body);
+    let summary = format!("<details><summary>{} measurements</summary>", log.len());
+    part("log", vec![summary, table, "</details>".to_owned()])
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
-    use crate::procs::KernelGrowth;
+    use crate::{
+        measure::{DISTURBED, test_outcome},
+        plan::{self, FANOUT_MESSAGE, MAX_CONNECTIONS, ServerSpec, duration_arg},
+    };
 
     fn runs(rates: &[f64]) -> Outcome {
-        Outcome {
-            summary: serde_json::Value::Null,
-            kernel: KernelGrowth::default(),
-            rates: rates.to_vec(),
-            page_views: 0,
-        }
+        test_outcome(json!({}), rates)
     }
 
     #[test]
@@ -1061,6 +907,115 @@ mod tests {
         assert_eq!(round_by_round(&row, &ceiling).unwrap(), "0.90×, 0.80×, 0.90×: median 0.90×");
         assert_eq!(range(Some(&row)), "180–216");
         assert_eq!(round_by_round(&runs(&[1.0]), &runs(&[1.0])), None);
+    }
+
+    /// The chapters whose server `has` something, as the page names them: `chapter 08`,
+    /// `chapters 07 and 08`, `chapters 05-08`.
+    fn chapters_where(has: impl Fn(&ServerSpec) -> bool) -> String {
+        let numbers: Vec<&str> = plan::SERVERS
+            .iter()
+            .filter(|server| has(server))
+            .filter_map(|server| server.key.strip_prefix("ch"))
+            .collect();
+        match numbers.as_slice() {
+            [] => "no chapter".to_owned(),
+            [one] => format!("chapter {one}"),
+            [first, second] => format!("chapters {first} and {second}"),
+            [first, .., last] => format!("chapters {first}-{last}"),
+        }
+    }
+
+    fn page() -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src");
+        std::fs::read_to_string(root.join("benchmarks.md")).expect("the benchmarks page")
+    }
+
+    #[test]
+    fn the_page_includes_every_generated_part() {
+        let machine = Machine {
+            cpu_model: String::new(),
+            cores: 2,
+            memory_gib: 1.0,
+            kernel: String::new(),
+            rustc: String::new(),
+            date: String::new(),
+            profile: "release".to_owned(),
+            open_files: String::new(),
+        };
+        let parts = render(&Results::default(), &Plan::full(), &machine, "", Duration::ZERO);
+        let page = page();
+        for part in parts {
+            let include = format!("{{{{#include generated/{}}}}}", part.file_name());
+            assert_eq!(page.matches(&include).count(), 1, "{include}");
+        }
+    }
+
+    /// The page's prose describes the full plan in words: it must say what `Plan::full` runs.
+    #[test]
+    fn the_prose_quotes_the_full_plan() {
+        let plan = Plan::full();
+        let (echo, idle, churn, t) = (&plan.echo, &plan.idle, &plan.churn, &plan.tuning);
+        let d = duration_arg;
+        let n = |count: usize| thousands(count as f64);
+        let rate_limited = chapters_where(|server| server.rate_limited);
+        let capped = chapters_where(|server| server.capped);
+        let expected = [
+            format!(
+                "{rate_limited} get `--rate-limit 1000000 --rate-burst 1000000` and {capped} \
+                 `--max-connections {MAX_CONNECTIONS}`"
+            ),
+            format!("and {} get an `--admin-listen`", chapters_where(|server| server.admin)),
+            format!("{} connections, each sending a {}-byte message", echo.connections, echo.size),
+            format!(
+                "{} warm-up then {} measured, {} times",
+                d(echo.warmup),
+                d(echo.duration),
+                echo.repeats
+            ),
+            format!("the highest of the {} runs", echo.repeats),
+            format!(
+                "envelope of {} cannot",
+                chapters_where(|server| server.protocol == "envelope")
+            ),
+            format!("{} connections opened and held for {}", n(idle.connections), d(idle.hold)),
+            format!(
+                "({} warm-up, {} measured)",
+                d(plan.broadcast_warmup),
+                d(plan.broadcast_duration)
+            ),
+            format!("`tcp-echo --fanout {FANOUT_MESSAGE}`: every {FANOUT_MESSAGE}-byte message"),
+            format!("{} workers, each looping", churn.concurrency),
+            format!("{} warm-up, {} measured:", d(churn.warmup), d(churn.duration)),
+            format!(
+                "Memory: {} idle connections held {} with `--heartbeat-interval {}`",
+                n(t.read_buffer_connections),
+                d(t.read_buffer_hold),
+                d(t.heartbeat)
+            ),
+            format!(
+                "with {}-byte messages, and the same with {}-byte ones",
+                echo.size,
+                n(t.large_message)
+            ),
+            format!(
+                "{} connections at once from one wsload process, {} handshakes in flight",
+                n(t.burst_connections),
+                n(t.burst_inflight)
+            ),
+            format!("### {} connections with heartbeats", n(t.many_connections)),
+            format!(
+                "{} connections held for {} with `--heartbeat-interval {}`",
+                n(t.many_connections),
+                d(t.many_hold),
+                d(t.heartbeat)
+            ),
+            format!("more than {DISTURBED:.2} cores"),
+        ];
+        let page = page().split_whitespace().collect::<Vec<_>>().join(" ");
+        for phrase in expected {
+            assert!(page.contains(&phrase), "the page does not say: {phrase}");
+        }
+        assert_eq!(t.page_views, 1, "the page says the demo page is loaded once a second");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
 use tokio::{
     net::TcpStream,
     process::{Child, Command},
@@ -283,7 +284,7 @@ pub(crate) struct KernelMemory {
 }
 
 /// The most kernel memory grew during a run, in KiB.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(crate) struct KernelGrowth {
     pub(crate) slab_kib: u64,
     pub(crate) tcp_buffers_kib: u64,
@@ -355,7 +356,7 @@ pub(crate) async fn busy_cores(span: Duration, cores: usize) -> Option<f64> {
 }
 
 /// What the page says about where the numbers come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Machine {
     pub(crate) cpu_model: String,
     pub(crate) cores: usize,
@@ -363,7 +364,7 @@ pub(crate) struct Machine {
     pub(crate) kernel: String,
     pub(crate) rustc: String,
     pub(crate) date: String,
-    pub(crate) profile: &'static str,
+    pub(crate) profile: String,
     pub(crate) open_files: String,
 }
 
@@ -407,7 +408,7 @@ impl Machine {
             kernel,
             rustc,
             date,
-            profile: if release { "release" } else { "debug" },
+            profile: if release { "release" } else { "debug" }.to_owned(),
             open_files,
         }
     }
