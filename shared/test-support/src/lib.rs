@@ -2,7 +2,8 @@
 //! dependency, only a dev-dependency, so no server binary links it.
 //!
 //! A WebSocket test client (`client`), a raw peer for what no client library would send
-//! (`raw`), a one-request HTTP client (`http`), log capture (`capture`) and the programs a test
+//! (`raw`), a one-request HTTP client (`http`), log capture (`capture`), the layer-table check every chapter's `tests/layers.rs` runs
+//! (`layers`) and the programs a test
 //! runs beside its servers (`helper_process`).
 
 pub mod capture;
@@ -10,4 +11,5 @@ pub mod client;
 #[cfg(unix)]
 pub mod helper_process;
 pub mod http;
+pub mod layers;
 pub mod raw;
